@@ -1,0 +1,52 @@
+# The reference project end to end, and the tests. Two commands (see README):
+#   make demo    install everything, then generate data, compile, dbt build, publish, summarise
+#   make test    install everything, then run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+USERS ?= 2000
+EVENTS ?= 200000
+
+export VEIL_KEY_FILE ?= $(CURDIR)/.veil/dev.key
+export VEIL_WAREHOUSE ?= $(CURDIR)/warehouse.duckdb
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test install data compile build publish summary bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install data compile build publish summary
+
+$(VEIL_KEY_FILE): | install
+	$(BIN)/veil keys init --path $(VEIL_KEY_FILE)
+
+data: install
+	$(BIN)/python -m veil.demo.synthetic --db $(VEIL_WAREHOUSE) --users $(USERS) --events $(EVENTS)
+
+compile: install
+	$(BIN)/veil compile
+
+build: install $(VEIL_KEY_FILE)
+	$(BIN)/dbt build --project-dir . --profiles-dir . --quiet --warn-error-options '{"error": []}'
+
+publish: install
+	$(BIN)/veil publish --audience analyst --out published/analyst.duckdb
+
+summary: install
+	$(BIN)/veil summary
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python scripts/bench/masked_build.py
+
+clean:
+	rm -rf target logs published warehouse.duckdb warehouse.duckdb.wal

@@ -1,0 +1,167 @@
+"""The `veil` command: thin click commands over the library.
+
+Exit codes everywhere: 0 fine, 1 findings or failed checks, 2 bad input or
+usage. A user error prints one clean message (a policy error prints
+`path:line: key: message` per problem), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from veil import __version__
+from veil.errors import VeilError
+
+PROJECT_DIR = click.option(
+    "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    show_default=True, help="The dbt project holding policies/.")
+DATABASE = click.option(
+    "--database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="The warehouse DuckDB file (default: the dbt target's path in profiles.yml).")
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a VeilError into its message on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except VeilError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="veil")
+def main() -> None:
+    """veil: privacy policy-as-code for dbt.
+
+    \b
+    Example:
+      veil init --project-dir my_dbt_project
+      veil compile && dbt build
+      veil publish --audience analyst --out analyst.duckdb
+    """
+
+
+@main.command("compile")
+@PROJECT_DIR
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if generated files are stale.")
+@reports_errors
+def compile_command(project_dir: Path, check: bool) -> None:
+    """Compile policies into dbt models, macros and tests.
+
+    \b
+    Example:
+      veil compile                 # writes models/veil/ and macros/veil/
+      veil compile --check         # in CI: exit 1 when they are stale
+    """
+    from veil.compile import compile_project
+
+    plan, report = compile_project(project_dir, check=check)
+    for path in report.foreign:
+        click.echo(f"warning: {path} is in a generated folder but was not written by veil; left alone", err=True)
+    if check:
+        if report.stale:
+            click.echo("stale generated files (run `veil compile`):\n  " + "\n  ".join(report.stale))
+            sys.exit(1)
+        click.echo(f"generated files are current ({len(report.unchanged)} files)")
+        return
+    click.echo(f"compiled {len(plan.models)} models for {len(plan.policies.project.audiences)} audiences: "
+               f"{len(report.written)} written, {len(report.removed)} removed, {len(report.unchanged)} unchanged")
+
+
+@main.command("init")
+@PROJECT_DIR
+@reports_errors
+def init_command(project_dir: Path) -> None:
+    """Add a commented policies/ skeleton to an existing dbt project.
+
+    \b
+    Example:
+      veil init --project-dir ~/src/my_dbt_project
+    """
+    from veil.init import NEXT_STEPS, init_project
+
+    for path in init_project(project_dir):
+        click.echo(f"created {path}")
+    click.echo(NEXT_STEPS)
+
+
+@main.command("publish")
+@click.option("--audience", required=True, help="The audience whose tables to publish.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The DuckDB file to write (replaced atomically).")
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def publish_command(audience: str, out: Path, project_dir: Path, database: Path | None) -> None:
+    """Write a standalone DuckDB file with one audience's tables and nothing else.
+
+    \b
+    Example:
+      veil publish --audience analyst --out published/analyst.duckdb
+    """
+    from veil.compile.plan import plan_project
+    from veil.policy.load import load_policies
+    from veil.publish import publish
+    from veil.warehouse import resolve_database
+
+    plan = plan_project(load_policies(project_dir))
+    tables = publish(plan, audience, resolve_database(project_dir, database), out)
+    for table in tables:
+        click.echo(f"  {table.name}: {table.columns} columns, {table.rows} rows")
+    click.echo(f"published {len(tables)} tables for audience {audience} to {out}")
+
+
+@main.command("summary")
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def summary_command(project_dir: Path, database: Path | None) -> None:
+    """Per audience: tables, columns kept/masked/dropped, rows.
+
+    \b
+    Example:
+      veil summary
+    """
+    from veil.compile.plan import plan_project
+    from veil.policy.load import load_policies
+    from veil.summary import format_summary, summarize
+    from veil.warehouse import resolve_database
+
+    plan = plan_project(load_policies(project_dir))
+    click.echo(format_summary(summarize(plan, resolve_database(project_dir, database))))
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Manage the keys of keyed strategies (hash, domain_only)."""
+
+
+@keys_group.command("init")
+@click.option("--path", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".veil/dev.key"), show_default=True, help="Where to write the key.")
+@reports_errors
+def keys_init_command(key_path: Path) -> None:
+    """Create a local development key file (0600; never commit it).
+
+    \b
+    Example:
+      veil keys init && export VEIL_KEY_FILE=$PWD/.veil/dev.key
+    """
+    from veil.keys import generate_key_file
+
+    existed = key_path.exists()
+    generate_key_file(key_path)
+    click.echo(f"{'kept existing' if existed else 'created'} development key {key_path}; "
+               f"use it with: export VEIL_KEY_FILE={key_path.resolve()}")

@@ -1,0 +1,85 @@
+"""Render `macros/veil/*.sql`: masking functions, the erasure filter, tests.
+
+Every macro dispatches through `adapter.dispatch(name)` (root project first),
+with a `duckdb__` body rendered by sqlglot for DuckDB and a `default__` body
+rendered for PostgreSQL, the next target.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from sqlglot import exp
+
+from veil.compile import sql
+from veil.compile.naming import ERASURE_FILTER_MACRO, MACROS_DIR, SQL_HEADER, mask_macro
+from veil.policy.loaded import Policies
+from veil.policy.relation import parse_relation
+from veil.strategies import STRATEGIES, MaskContext
+
+ARGUMENT = "column"
+DIALECT_BODIES = (("duckdb", "duckdb"), ("default", "postgres"))
+NOT_MACROS = {"drop", "null"}   # drop removes the column; null is inlined with its type
+
+
+def _dispatching_macro(name: str, argument: str, bodies: dict[str, str], doc: str) -> str:
+    """A macro that dispatches to `<prefix>__<name>` bodies."""
+    parts = [
+        f"{{# {doc} #}}",
+        f"{{% macro {name}({argument}) -%}}",
+        f"  {{{{ return(adapter.dispatch('{name}')({argument})) }}}}",
+        "{%- endmacro %}",
+    ]
+    for prefix, body in bodies.items():
+        parts += [f"{{% macro {prefix}__{name}({argument}) -%}}", body, "{%- endmacro %}"]
+    return "\n".join(parts)
+
+
+def _masking_macro(strategy_name: str) -> str:
+    strategy = STRATEGIES[strategy_name]
+    argument = sql.jinja(f"{{{{ {ARGUMENT} }}}}")
+    bodies = {prefix: strategy.build(argument.copy(), MaskContext()).sql(dialect=dialect)
+              for prefix, dialect in DIALECT_BODIES}
+    return _dispatching_macro(mask_macro(strategy_name), ARGUMENT, bodies,
+                              f"{strategy_name}: {strategy.description}")
+
+
+def render_masking_macros() -> str:
+    """`macros/veil/veil_masking.sql`: one dispatching macro per strategy."""
+    macros = [_masking_macro(name) for name in sorted(STRATEGIES) if name not in NOT_MACROS]
+    return "\n\n".join([SQL_HEADER, *macros]) + "\n"
+
+
+def render_erasure_macros(policies: Policies) -> str | None:
+    """`macros/veil/veil_erasure.sql`: the anti-join that hides erased subjects."""
+    erasure = policies.project.erasure
+    if erasure is None:
+        return None
+    registry = sql.column("veil_erasure", erasure.subject)
+    subject = sql.jinja("{{ subject_column }}")
+    lookup = exp.select(exp.Literal.number(1)).from_(
+        sql.relation_table(parse_relation(erasure.relation).jinja, "veil_erasure")
+    ).where(exp.EQ(this=registry, expression=subject))
+    predicate = exp.Not(this=exp.Exists(this=lookup))
+    bodies = {prefix: predicate.sql(dialect=dialect) for prefix, dialect in DIALECT_BODIES}
+    doc = (f"True for rows whose subject is not in the erasure registry {erasure.relation}. "
+           "Usage: where {{ veil_erasure_filter('u.user_id') }}")
+    return "\n\n".join([SQL_HEADER, _dispatching_macro(ERASURE_FILTER_MACRO, "subject_column", bodies, doc)]) + "\n"
+
+
+def render_test_macros() -> str:
+    """`macros/veil/veil_tests.sql`: the generic privacy tests."""
+    body = resources.files("veil.templates").joinpath("veil_tests.sql").read_text(encoding="utf-8")
+    return f"{SQL_HEADER}\n{body}"
+
+
+def render_macros(policies: Policies) -> dict[str, str]:
+    """Every generated macro file, by path relative to the project."""
+    files = {
+        f"{MACROS_DIR}/veil_masking.sql": render_masking_macros(),
+        f"{MACROS_DIR}/veil_tests.sql": render_test_macros(),
+    }
+    erasure = render_erasure_macros(policies)
+    if erasure is not None:
+        files[f"{MACROS_DIR}/veil_erasure.sql"] = erasure
+    return files

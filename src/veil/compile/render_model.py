@@ -1,0 +1,101 @@
+"""Render one audience model: a dbt model as a sqlglot tree.
+
+Shape of the output (DuckDB):
+
+    WITH keyed__device_id AS (          -- keyed strategies: once per distinct value
+      SELECT device_id AS raw_value, {{ veil_mask_hash('device_id') }} AS masked_value
+      FROM (SELECT DISTINCT device_id FROM {{ source('raw', 'events') }}) AS distinct_values
+    )
+    SELECT src.event_id, keyed__device_id.masked_value AS device_id, ...
+    FROM {{ source('raw', 'events') }} AS src
+    LEFT JOIN keyed__device_id ON src.device_id = keyed__device_id.raw_value
+    WHERE <row filters: erasure (consent and retention slot in here)>
+
+HMAC costs far more than a scan, and keyed columns (device ids, emails)
+repeat, so masking each distinct value once and joining back is the cheap way.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from veil.compile import sql
+from veil.compile.naming import ERASURE_FILTER_MACRO, SQL_HEADER, keyed_cte, mask_macro
+from veil.compile.plan import Action, ColumnDecision, ModelPlan
+from veil.policy.loaded import Policies
+from veil.strategies import MaskContext, get_strategy
+
+SOURCE_ALIAS = "src"
+RAW_VALUE = "raw_value"
+MASKED_VALUE = "masked_value"
+INLINE_STRATEGIES = {"null"}   # typed NULL: no macro needed, the type is known here
+
+
+def _is_keyed(decision: ColumnDecision) -> bool:
+    return decision.action is Action.MASK and get_strategy(decision.strategy).keyed
+
+
+def _masked(decision: ColumnDecision, dialect: str) -> exp.Expression:
+    """The masking call for a column of the source alias."""
+    source_column = sql.column(SOURCE_ALIAS, decision.name)
+    if decision.strategy in INLINE_STRATEGIES:
+        context = MaskContext(options=dict(decision.options), column_type=decision.column.type)
+        return get_strategy(decision.strategy).build(source_column, context)
+    return sql.macro_call(mask_macro(decision.strategy), source_column.sql(dialect=dialect))
+
+
+def _projection(decision: ColumnDecision, dialect: str) -> exp.Expression:
+    if decision.action is Action.RAW:
+        value: exp.Expression = sql.column(SOURCE_ALIAS, decision.name)
+    elif _is_keyed(decision):
+        value = sql.column(keyed_cte(decision.name), MASKED_VALUE)
+    else:
+        value = _masked(decision, dialect)
+    return exp.alias_(value, exp.to_identifier(decision.name))
+
+
+def _keyed_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -> exp.Select:
+    """Distinct raw values of a keyed column with their masked value."""
+    raw = sql.column(None, decision.name)
+    distinct = exp.select(raw).distinct().from_(sql.relation_table(model.table.relation.jinja, "distinct_source"))
+    masked = sql.macro_call(mask_macro(decision.strategy), raw.sql(dialect=dialect))
+    return exp.select(exp.alias_(raw.copy(), RAW_VALUE), exp.alias_(masked, MASKED_VALUE)).from_(
+        exp.Subquery(this=distinct, alias=exp.TableAlias(this=exp.to_identifier("distinct_values"))))
+
+
+def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[exp.Expression]:
+    """Predicates every row of the model must pass."""
+    filters: list[exp.Expression] = []
+    subject = model.table.policy.subject
+    if subject and policies.project.erasure is not None:
+        filters.append(sql.macro_call(ERASURE_FILTER_MACRO, sql.column_sql(SOURCE_ALIAS, subject, dialect)))
+    return filters
+
+
+def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duckdb") -> exp.Select:
+    """The SELECT of an audience model, as a sqlglot tree."""
+    query = exp.select(*(_projection(d, dialect) for d in model.kept)).from_(
+        sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
+    for decision in filter(_is_keyed, model.kept):
+        cte = keyed_cte(decision.name)
+        query = query.with_(cte, as_=_keyed_lookup(model, decision, dialect))
+        on = exp.EQ(this=sql.column(SOURCE_ALIAS, decision.name), expression=sql.column(cte, RAW_VALUE))
+        query = query.join(exp.Table(this=exp.to_identifier(cte)), on=on, join_type="left")
+    where = sql.conjunction(row_filters(model, policies, dialect))
+    if where is not None:
+        query.set("where", exp.Where(this=where))
+    return query
+
+
+def render_model(model: ModelPlan, policies: Policies, dialect: str = "duckdb") -> str:
+    """The full text of `models/veil/<audience>/<audience>__<table>.sql`."""
+    lines = [
+        SQL_HEADER,
+        f"-- audience {model.audience} (purpose {model.purpose}) over {model.table.relation}; "
+        f"policy {model.table.path}",
+        "{{ config(materialized='table') }}",
+        "",
+        build_model_query(model, policies, dialect).sql(dialect=dialect, pretty=True),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""The policy language as typed models (pydantic v2, `extra="forbid"`).
+
+These models check shape: known keys, value types, closed vocabularies.
+Cross-references (a purpose that exists, a strategy that fits its column)
+are checked afterwards by `veil.policy.validate`, which knows every file.
+
+>>> ColumnPolicy.model_validate({"name": "email", "type": "varchar"}).type
+<ColumnType.STRING: 'STRING'>
+>>> ColumnPolicy.model_validate({"name": "note"}).classification
+<Classification.DIRECT_PII: 'DIRECT_PII'>
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+from veil.types import ColumnType, parse_column_type
+
+
+class Classification(str, enum.Enum):
+    """How identifying a column is (the seed's PII spectrum)."""
+
+    DIRECT_PII = "DIRECT_PII"
+    QUASI_PII = "QUASI_PII"
+    SENSITIVE_PII = "SENSITIVE_PII"
+    PSEUDONYMOUS = "PSEUDONYMOUS"
+    NON_PII = "NON_PII"
+
+
+class ConsentMode(str, enum.Enum):
+    """Which subjects a purpose may include, given their consent decisions."""
+
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    NONE = "none"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PurposeSpec(_Strict):
+    """A purpose of processing; children inherit the consent mode they omit."""
+
+    consent: ConsentMode | None = Field(None, description="opt_in, opt_out or none")
+    description: str | None = None
+
+
+class AudienceSpec(_Strict):
+    """A group of readers served by one purpose (one model per table)."""
+
+    purpose: str = Field(description="the purpose every model of this audience serves")
+    description: str | None = None
+
+
+class ConsentSpec(_Strict):
+    """Where consent decisions live: one row per decision."""
+
+    relation: str
+    subject: str
+    purpose: str = "purpose"
+    granted: str = "granted"
+    recorded_at: str = "recorded_at"
+
+
+class ErasureSpec(_Strict):
+    """The deletion registry: subjects who asked to be forgotten."""
+
+    relation: str
+    subject: str
+    requested_at: str = "requested_at"
+
+
+class ProjectPolicy(_Strict):
+    """`policies/veil.yml`: purposes, audiences, consent, erasure, tiers."""
+
+    version: Literal[1]
+    purposes: dict[str, PurposeSpec | None] = Field(default_factory=dict)
+    audiences: dict[str, AudienceSpec] = Field(default_factory=dict)
+    consent: ConsentSpec | None = None
+    erasure: ErasureSpec | None = None
+    retention_tiers: dict[str, PositiveInt] = Field(default_factory=dict)
+
+    def purpose(self, name: str) -> PurposeSpec:
+        return self.purposes.get(name) or PurposeSpec()
+
+
+class MaskingRule(_Strict):
+    """A strategy and its options (`hash`, or `{strategy: last4}`)."""
+
+    strategy: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataHandling(_Strict):
+    """How a column may be handled: purposes, retention, masking."""
+
+    collection_purpose: str | None = None
+    allowed_uses: list[str] = Field(default_factory=list)
+    not_allowed: list[str] = Field(default_factory=list)
+    retention_days: PositiveInt | None = None
+    masking: dict[str, MaskingRule] = Field(default_factory=dict)
+
+
+class ColumnPolicy(_Strict):
+    """One column of a schema contract."""
+
+    name: Annotated[str, Field(min_length=1)]
+    type: ColumnType | None = None
+    pii_classification: Classification | None = None
+    description: str | None = None
+    data_handling: DataHandling = Field(default_factory=DataHandling)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        return parse_column_type(value) if isinstance(value, str) else value
+
+    @property
+    def classification(self) -> Classification:
+        """Privacy by default: an unclassified column counts as DIRECT_PII."""
+        return self.pii_classification or Classification.DIRECT_PII
+
+
+class TablePolicy(_Strict):
+    """`policies/tables/<table>.yml`: the schema contract of one table."""
+
+    table: Annotated[str, Field(min_length=1)]
+    relation: str | None = Field(None, description="source('s', 't') or ref('m'); default ref('<table>')")
+    description: str | None = None
+    subject: str | None = None
+    event_time: str | None = None
+    retention_days: PositiveInt | None = None
+    retention: str | None = None
+    columns: list[ColumnPolicy] = Field(alias="schema", min_length=1)
+
+    def column(self, name: str) -> ColumnPolicy | None:
+        """The column called `name`, compared case-insensitively like DuckDB."""
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)

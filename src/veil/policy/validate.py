@@ -1,0 +1,149 @@
+"""Cross-reference checks: everything pydantic cannot see from one file.
+
+Each check is a plain function returning problems; `validate_policies` runs
+them all, so one run reports every mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from veil.errors import Problem
+from veil.policy.loaded import LoadedTable, Policies
+from veil.policy.models import ColumnPolicy
+from veil.policy.purposes import PURPOSE_NAME
+from veil.policy.relation import parse_relation
+from veil.policy.yaml_lines import line_of
+from veil.strategies import STRATEGIES
+from veil.types import TypeFamily
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _project_problems(policies: Policies) -> Iterator[Problem]:
+    project, path = policies.project, policies.project_file
+
+    def at(*loc: object) -> int | None:
+        return line_of(policies.project_doc, loc)
+
+    for name in project.purposes:
+        if not PURPOSE_NAME.match(name):
+            yield Problem(path, at("purposes", name), f"purposes.{name}",
+                          "purpose names are lowercase words joined by dots, e.g. `marketing.email`")
+    for name, audience in project.audiences.items():
+        if not IDENTIFIER.match(name):
+            yield Problem(path, at("audiences", name), f"audiences.{name}",
+                          "audience names must be identifiers (letters, digits, _)")
+        if audience.purpose not in project.purposes:
+            yield Problem(path, at("audiences", name, "purpose"), f"audiences.{name}.purpose",
+                          f"unknown purpose {audience.purpose!r}; declare it under `purposes:`")
+    for key in ("consent", "erasure"):
+        spec = getattr(project, key)
+        if spec is not None:
+            try:
+                parse_relation(spec.relation)
+            except ValueError as exc:
+                yield Problem(path, at(key, "relation"), f"{key}.relation", str(exc))
+
+
+def _purpose_problems(table: LoadedTable, column: ColumnPolicy, index: int,
+                      purposes: set[str]) -> Iterator[Problem]:
+    handling = column.data_handling
+    base = ("schema", index, "data_handling")
+    for key in ("allowed_uses", "not_allowed"):
+        for position, purpose in enumerate(getattr(handling, key)):
+            if purpose not in purposes:
+                yield Problem(table.path, table.line((*base, key, position)),
+                              f"schema[{index}].data_handling.{key}",
+                              f"unknown purpose {purpose!r} for column {column.name!r}; declare it in policies/veil.yml")
+    for purpose in sorted(set(handling.allowed_uses) & set(handling.not_allowed)):
+        yield Problem(table.path, table.line((*base, "not_allowed")),
+                      f"schema[{index}].data_handling.not_allowed",
+                      f"purpose {purpose!r} is both allowed and not allowed for column {column.name!r}")
+    for purpose in handling.masking:
+        if purpose not in purposes:
+            yield Problem(table.path, table.line((*base, "masking", purpose)),
+                          f"schema[{index}].data_handling.masking.{purpose}",
+                          f"unknown purpose {purpose!r} for column {column.name!r}; declare it in policies/veil.yml")
+
+
+def _strategy_problems(table: LoadedTable, column: ColumnPolicy, index: int) -> Iterator[Problem]:
+    for purpose, rule in column.data_handling.masking.items():
+        loc = ("schema", index, "data_handling", "masking", purpose)
+        key = f"schema[{index}].data_handling.masking.{purpose}"
+        strategy = STRATEGIES.get(rule.strategy)
+        if strategy is None:
+            known = ", ".join(sorted(STRATEGIES))
+            yield Problem(table.path, table.line(loc), key,
+                          f"unknown strategy {rule.strategy!r} for column {column.name!r}; expected one of {known}")
+            continue
+        unknown = sorted(set(rule.options) - strategy.options)
+        if unknown:
+            yield Problem(table.path, table.line(loc), key,
+                          f"strategy {rule.strategy!r} takes no option {', '.join(map(repr, unknown))}")
+        if strategy.fits is None:
+            continue
+        families = "/".join(sorted(f.value for f in strategy.fits))
+        if column.type is None:
+            yield Problem(table.path, table.line(loc), key,
+                          f"strategy {rule.strategy!r} needs a {families} column: declare `type:` for {column.name!r}")
+        elif column.type.family not in strategy.fits:
+            yield Problem(table.path, table.line(loc), key,
+                          f"strategy {rule.strategy!r} does not fit column {column.name!r} of type "
+                          f"{column.type.value}: it needs a {families} column")
+
+
+def _table_problems(table: LoadedTable, policies: Policies) -> Iterator[Problem]:
+    policy, path = table.policy, table.path
+    purposes = set(policies.project.purposes)
+    if not IDENTIFIER.match(policy.table):
+        yield Problem(path, table.line(("table",)), "table", "table names must be identifiers (letters, digits, _)")
+    try:
+        table.relation
+    except ValueError as exc:
+        yield Problem(path, table.line(("relation",)), "relation", str(exc))
+    seen: dict[str, int] = {}
+    for index, column in enumerate(policy.columns):
+        if column.name.lower() in seen:
+            yield Problem(path, table.line(("schema", index, "name")), f"schema[{index}].name",
+                          f"duplicate column {column.name!r} (first at schema[{seen[column.name.lower()]}])")
+        seen.setdefault(column.name.lower(), index)
+        yield from _purpose_problems(table, column, index, purposes)
+        yield from _strategy_problems(table, column, index)
+        if column.data_handling.retention_days and not policy.event_time:
+            yield Problem(path, table.line(("schema", index, "data_handling", "retention_days")),
+                          f"schema[{index}].data_handling.retention_days",
+                          f"column retention on {column.name!r} needs the table's `event_time`")
+    for key in ("subject", "event_time"):
+        name = getattr(policy, key)
+        if name and table.policy.column(name) is None:
+            yield Problem(path, table.line((key,)), key, f"{key} {name!r} is not a column of the schema")
+    event_column = policy.column(policy.event_time) if policy.event_time else None
+    if event_column and event_column.type and event_column.type.family is not TypeFamily.TEMPORAL:
+        yield Problem(path, table.line(("event_time",)), "event_time",
+                      f"event_time {policy.event_time!r} must be a DATE or TIMESTAMP column")
+    yield from _retention_problems(table, policies)
+
+
+def _retention_problems(table: LoadedTable, policies: Policies) -> Iterator[Problem]:
+    policy, path = table.policy, table.path
+    if policy.retention_days and policy.retention:
+        yield Problem(path, table.line(("retention",)), "retention",
+                      "give `retention_days` or a named `retention` tier, not both")
+    if policy.retention and policy.retention not in policies.project.retention_tiers:
+        known = ", ".join(sorted(policies.project.retention_tiers)) or "none declared"
+        yield Problem(path, table.line(("retention",)), "retention",
+                      f"unknown retention tier {policy.retention!r} (tiers in policies/veil.yml: {known})")
+    for key in ("retention_days", "retention"):
+        if getattr(policy, key) and not policy.event_time:
+            yield Problem(path, table.line((key,)), key, "retention needs `event_time`: the column rows age by")
+
+
+def validate_policies(policies: Policies) -> list[Problem]:
+    """Every cross-reference problem in the project, in file order."""
+    problems = list(_project_problems(policies))
+    for table in policies.table_list():
+        problems += _table_problems(table, policies)
+    return problems
+
