@@ -1,0 +1,148 @@
+"""The reference project end to end on DuckDB: generate, compile, dbt build, publish.
+
+Privacy claims are checked on the built data, and a generated test is made to
+fail on purpose, to prove it can.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+import pytest
+
+from dbt_runner import env_for, run
+from helpers import REPO, TEST_KEY_HEX
+from veil.demo.synthetic import generate
+
+pytestmark = pytest.mark.dbt
+
+PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "policies", "models", "macros")
+DIRECT_PII = {"users": ["name", "email", "phone", "ssn"], "payments": ["card_number"]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    project = tmp_path_factory.mktemp("reference")
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / part)
+    warehouse = project / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        generate(con, users=300, events=3000, as_of=date(2026, 11, 1))
+    env = env_for(project, warehouse)
+    assert run("veil", ["compile", "--check"], project, env).returncode == 0
+    build = run("dbt", ["build"], project, env)
+    assert build.returncode == 0, build.stdout[-4000:]
+    return project, warehouse, env, build
+
+
+def raw_values(warehouse, table, columns):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {v for c in columns for (v,) in con.execute(f"SELECT DISTINCT {c} FROM raw.{table}").fetchall() if v}
+
+
+def test_dbt_build_runs_veil_tests(reference):
+    _, _, _, build = reference
+    assert "veil_no_raw_values_analyst__users" in build.stdout
+    assert "veil_not_erased_analyst__users" in build.stdout
+    assert "ERROR=0" in build.stdout
+
+
+def test_no_key_material_in_target_or_logs(reference):
+    project, _, _, _ = reference
+    key_bytes = bytes.fromhex(TEST_KEY_HEX)
+    scanned = 0
+    for folder in ("target", "logs", "models", "macros"):
+        for path in (project / folder).rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                scanned += 1
+                assert TEST_KEY_HEX.encode() not in data and key_bytes not in data, path
+    assert scanned > 20
+
+
+def test_erased_and_masked_on_built_data(reference):
+    _, warehouse, _, _ = reference
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        erased = {r[0] for r in con.execute("SELECT user_id FROM raw.deletion_requests").fetchall()}
+        assert erased
+        for model in ("analyst__users", "ml__events", "support__payments"):
+            present = {r[0] for r in con.execute(f"SELECT DISTINCT user_id FROM {model}").fetchall()}
+            assert not present & erased, model
+        emails = [r[0] for r in con.execute("SELECT email FROM analyst__users WHERE email IS NOT NULL").fetchall()]
+        assert emails and all(e.startswith("user_") and "@" in e for e in emails)
+    assert not set(emails) & raw_values(warehouse, "users", ["email"])
+
+
+def test_publish_contains_only_the_audience_and_no_raw_bytes(reference):
+    project, warehouse, env, _ = reference
+    out = project / "published" / "analyst.duckdb"
+    result = run("veil", ["publish", "--audience", "analyst", "--out", str(out)], project, env)
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(out), read_only=True) as con:
+        tables = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+        views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()[0]
+    assert tables == ["analyst__events", "analyst__payments", "analyst__users"] and views == 0
+
+    # control: the same copy method on the raw table does leave the plaintext in the file
+    control = project / "control.duckdb"
+    with duckdb.connect(str(control)) as con:
+        con.execute(f"ATTACH '{warehouse}' AS w (READ_ONLY)")
+        con.execute("CREATE TABLE users AS SELECT email, ssn, phone, name FROM w.raw.users")
+        con.execute("CREATE TABLE payments AS SELECT card_number FROM w.raw.payments")
+    control_bytes = control.read_bytes()
+    published_bytes = out.read_bytes()
+    checked = 0
+    for table, columns in DIRECT_PII.items():
+        for value in raw_values(warehouse, table, columns):
+            needle = value.encode()
+            if needle in control_bytes:
+                checked += 1
+                assert needle not in published_bytes, f"raw {table} value found in the published file"
+    assert checked >= 100, "too few raw values were findable in the control file to prove anything"
+
+
+def test_publish_unknown_audience_exits_2(reference):
+    project, _, env, _ = reference
+    result = run("veil", ["publish", "--audience", "nobody", "--out", "x.duckdb"], project, env)
+    assert result.returncode == 2 and "unknown audience 'nobody'" in result.stderr
+    assert "Traceback" not in result.stderr and not (project / "x.duckdb").exists()
+
+
+def test_summary_lists_every_audience(reference):
+    project, _, env, _ = reference
+    result = run("veil", ["summary"], project, env)
+    assert result.returncode == 0, result.stderr
+    for audience in ("analyst", "ml", "support"):
+        assert f"audience {audience}" in result.stdout
+    assert "analyst__users" in result.stdout and "excluded" in result.stdout
+
+
+@pytest.mark.parametrize(("statement", "failing_test"), [
+    ("INSERT INTO analyst__users (user_id, email) SELECT user_id, email FROM raw.users LIMIT 1",
+     "veil_no_raw_values_analyst__users"),
+    ("INSERT INTO analyst__users (user_id) SELECT user_id FROM raw.deletion_requests LIMIT 1",
+     "veil_not_erased_analyst__users"),
+])
+def test_generated_tests_fail_when_privacy_is_broken(reference, tmp_path, statement, failing_test):
+    project, warehouse, _, _ = reference
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(warehouse, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute(statement)
+    result = run("dbt", ["test", "--select", "analyst__users"], project, env_for(project, broken))
+    assert result.returncode == 1
+    failed = [line for line in result.stdout.splitlines() if "FAIL" in line and failing_test in line]
+    assert failed, result.stdout[-3000:]
+
+
+def test_build_without_key_fails_clearly(reference, tmp_path):
+    project, warehouse, _, _ = reference
+    copy = tmp_path / "nokey.duckdb"
+    shutil.copy(warehouse, copy)
+    result = run("dbt", ["run", "--select", "analyst__users"], project, env_for(project, copy, key=None))
+    assert result.returncode != 0
+    assert "VEIL_KEY" in result.stdout
+    assert TEST_KEY_HEX not in result.stdout
