@@ -2,7 +2,7 @@
 -- audience analyst (purpose analytics) over source('raw', 'events'); policy policies/tables/events.yml
 {{ config(materialized='table') }}
 
-WITH keyed__device_id AS (
+WITH masked__device_id AS (
   SELECT
     device_id AS raw_value,
     {{ veil_mask_hash('device_id') }} AS masked_value
@@ -11,17 +11,28 @@ WITH keyed__device_id AS (
       device_id
     FROM {{ source('raw', 'events') }} AS distinct_source
   ) AS distinct_values
+), masked__ip_address AS (
+  SELECT
+    ip_address AS raw_value,
+    {{ veil_mask_subnet_only('ip_address') }} AS masked_value
+  FROM (
+    SELECT DISTINCT
+      ip_address
+    FROM {{ source('raw', 'events') }} AS distinct_source
+  ) AS distinct_values
 )
 SELECT
   src.event_id AS event_id,
   src.user_id AS user_id,
-  keyed__device_id.masked_value AS device_id,
-  {{ veil_mask_subnet_only('src.ip_address') }} AS ip_address,
+  masked__device_id.masked_value AS device_id,
+  masked__ip_address.masked_value AS ip_address,
   src.event_type AS event_type,
   src.amount AS amount,
   src.event_ts AS event_ts
 FROM {{ source('raw', 'events') }} AS src
-LEFT JOIN keyed__device_id
-  ON src.device_id = keyed__device_id.raw_value
+LEFT JOIN masked__device_id
+  ON src.device_id = masked__device_id.raw_value
+LEFT JOIN masked__ip_address
+  ON src.ip_address = masked__ip_address.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}

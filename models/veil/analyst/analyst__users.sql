@@ -2,7 +2,7 @@
 -- audience analyst (purpose analytics) over source('raw', 'users'); policy policies/tables/users.yml
 {{ config(materialized='table') }}
 
-WITH keyed__email AS (
+WITH masked__email AS (
   SELECT
     email AS raw_value,
     {{ veil_mask_domain_only('email') }} AS masked_value
@@ -14,14 +14,14 @@ WITH keyed__email AS (
 )
 SELECT
   src.user_id AS user_id,
-  keyed__email.masked_value AS email,
+  masked__email.masked_value AS email,
   {{ veil_mask_year_only('src.birth_date') }} AS birth_date,
   {{ veil_mask_zip3('src.zip') }} AS zip,
   src.gender AS gender,
   src.country AS country,
   src.created_at AS created_at
 FROM {{ source('raw', 'users') }} AS src
-LEFT JOIN keyed__email
-  ON src.email = keyed__email.raw_value
+LEFT JOIN masked__email
+  ON src.email = masked__email.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}

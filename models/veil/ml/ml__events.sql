@@ -2,7 +2,7 @@
 -- audience ml (purpose ml_training) over source('raw', 'events'); policy policies/tables/events.yml
 {{ config(materialized='table') }}
 
-WITH keyed__device_id AS (
+WITH masked__device_id AS (
   SELECT
     device_id AS raw_value,
     {{ veil_mask_hash('device_id') }} AS masked_value
@@ -15,12 +15,12 @@ WITH keyed__device_id AS (
 SELECT
   src.event_id AS event_id,
   src.user_id AS user_id,
-  keyed__device_id.masked_value AS device_id,
+  masked__device_id.masked_value AS device_id,
   src.event_type AS event_type,
   src.amount AS amount,
   src.event_ts AS event_ts
 FROM {{ source('raw', 'events') }} AS src
-LEFT JOIN keyed__device_id
-  ON src.device_id = keyed__device_id.raw_value
+LEFT JOIN masked__device_id
+  ON src.device_id = masked__device_id.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}

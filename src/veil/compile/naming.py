@@ -27,6 +27,6 @@ def mask_macro(strategy: str) -> str:
     return f"veil_mask_{strategy}"
 
 
-def keyed_cte(column: str) -> str:
-    """The CTE that masks each distinct value of a keyed column once."""
-    return f"keyed__{column.lower()}"
+def lookup_cte(column: str) -> str:
+    """The CTE that masks each distinct value of a column once."""
+    return f"masked__{column.lower()}"

@@ -2,17 +2,18 @@
 
 Shape of the output (DuckDB):
 
-    WITH keyed__device_id AS (          -- keyed strategies: once per distinct value
+    WITH masked__device_id AS (          -- keyed or costly strategies: once per distinct value
       SELECT device_id AS raw_value, {{ veil_mask_hash('device_id') }} AS masked_value
       FROM (SELECT DISTINCT device_id FROM {{ source('raw', 'events') }}) AS distinct_values
     )
-    SELECT src.event_id, keyed__device_id.masked_value AS device_id, ...
+    SELECT src.event_id, masked__device_id.masked_value AS device_id, ...
     FROM {{ source('raw', 'events') }} AS src
-    LEFT JOIN keyed__device_id ON src.device_id = keyed__device_id.raw_value
+    LEFT JOIN masked__device_id ON src.device_id = masked__device_id.raw_value
     WHERE <row filters: erasure (consent and retention slot in here)>
 
-HMAC costs far more than a scan, and keyed columns (device ids, emails)
-repeat, so masking each distinct value once and joining back is the cheap way.
+HMAC and long regex chains cost far more than a scan, and the columns they
+mask (device ids, IPs, emails) repeat, so masking each distinct value once and
+joining back is the cheap way (see scripts/bench/masked_build.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.compile import sql
-from veil.compile.naming import ERASURE_FILTER_MACRO, SQL_HEADER, keyed_cte, mask_macro
+from veil.compile.naming import ERASURE_FILTER_MACRO, SQL_HEADER, lookup_cte, mask_macro
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
 from veil.policy.loaded import Policies
 from veil.strategies import MaskContext, get_strategy
@@ -31,8 +32,8 @@ MASKED_VALUE = "masked_value"
 INLINE_STRATEGIES = {"null"}   # typed NULL: no macro needed, the type is known here
 
 
-def _is_keyed(decision: ColumnDecision) -> bool:
-    return decision.action is Action.MASK and get_strategy(decision.strategy).keyed
+def _per_distinct(decision: ColumnDecision) -> bool:
+    return decision.action is Action.MASK and get_strategy(decision.strategy).once_per_distinct_value
 
 
 def _masked(decision: ColumnDecision, dialect: str) -> exp.Expression:
@@ -47,15 +48,15 @@ def _masked(decision: ColumnDecision, dialect: str) -> exp.Expression:
 def _projection(decision: ColumnDecision, dialect: str) -> exp.Expression:
     if decision.action is Action.RAW:
         value: exp.Expression = sql.column(SOURCE_ALIAS, decision.name)
-    elif _is_keyed(decision):
-        value = sql.column(keyed_cte(decision.name), MASKED_VALUE)
+    elif _per_distinct(decision):
+        value = sql.column(lookup_cte(decision.name), MASKED_VALUE)
     else:
         value = _masked(decision, dialect)
     return exp.alias_(value, exp.to_identifier(decision.name))
 
 
-def _keyed_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -> exp.Select:
-    """Distinct raw values of a keyed column with their masked value."""
+def _distinct_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -> exp.Select:
+    """Distinct raw values of a column with their masked value."""
     raw = sql.column(None, decision.name)
     distinct = exp.select(raw).distinct().from_(sql.relation_table(model.table.relation.jinja, "distinct_source"))
     masked = sql.macro_call(mask_macro(decision.strategy), raw.sql(dialect=dialect))
@@ -76,9 +77,9 @@ def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duck
     """The SELECT of an audience model, as a sqlglot tree."""
     query = exp.select(*(_projection(d, dialect) for d in model.kept)).from_(
         sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
-    for decision in filter(_is_keyed, model.kept):
-        cte = keyed_cte(decision.name)
-        query = query.with_(cte, as_=_keyed_lookup(model, decision, dialect))
+    for decision in filter(_per_distinct, model.kept):
+        cte = lookup_cte(decision.name)
+        query = query.with_(cte, as_=_distinct_lookup(model, decision, dialect))
         on = exp.EQ(this=sql.column(SOURCE_ALIAS, decision.name), expression=sql.column(cte, RAW_VALUE))
         query = query.join(exp.Table(this=exp.to_identifier(cte)), on=on, join_type="left")
     where = sql.conjunction(row_filters(model, policies, dialect))

@@ -1,0 +1,55 @@
+"""The dbt-duckdb plugin that gives every connection veil's keyed functions.
+
+In profiles.yml::
+
+    outputs:
+      dev:
+        type: duckdb
+        path: veil.duckdb
+        plugins:
+          - module: veil.dbt_duckdb
+            config: {key_file: .veil/dev.key}   # optional: used when VEIL_KEY(_FILE) are unset
+
+The key comes from VEIL_KEY or VEIL_KEY_FILE (see veil.keys). Without one,
+the functions still exist and a model that uses them fails with a message
+saying how to set a key. Temp objects live per connection, so the functions
+are registered on the connection and again on every cursor dbt opens.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+
+from veil.hmac_sql import register_hmac
+from veil.keys import KEY_ENV, KEY_FILE_ENV, load_key
+
+
+class Plugin(BasePlugin):
+    """Registers `veil_hmac_sha256` on each DuckDB connection and cursor.
+
+    >>> import duckdb
+    >>> plugin = Plugin("veil", {})
+    >>> conn = duckdb.connect()
+    >>> plugin.configure_connection(conn)
+    >>> conn.execute("SELECT 1").fetchone()
+    (1,)
+    """
+
+    key: bytes | None
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        env: dict[str, str] = dict(os.environ)
+        key_file = plugin_config.get("key_file")
+        if key_file and not (env.get(KEY_ENV) or env.get(KEY_FILE_ENV)):
+            env[KEY_FILE_ENV] = str(key_file)
+        self.key = load_key(env)
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        register_hmac(conn, self.key)
+
+    def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
+        register_hmac(cursor, self.key)
