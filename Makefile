@@ -34,7 +34,7 @@ compile: install
 	$(BIN)/veil compile
 
 build: install $(VEIL_KEY_FILE)
-	$(BIN)/dbt build --project-dir . --profiles-dir . --quiet --warn-error-options '{"error": []}'
+	$(BIN)/dbt build --project-dir . --profiles-dir .
 
 publish: install
 	$(BIN)/veil publish --audience analyst --out published/analyst.duckdb
