@@ -25,6 +25,10 @@ def test_throwaway_project_end_to_end(tmp_path):
     assert run("veil", ["init"], project, env).returncode == 2   # never overwrites
 
     veil_yml = (project / "policies/veil.yml").read_text()
+    veil_yml = veil_yml.replace('# consent:', 'consent:').replace(
+        "#   relation: \"source('raw', 'consent_events')\"\n#   subject: user_id\n#   purpose: purpose\n"
+        "#   granted: granted\n#   recorded_at: recorded_at",
+        "  relation: \"ref('consent_log')\"\n  subject: customer_id")
     veil_yml = veil_yml.replace('# erasure:', 'erasure:').replace(
         "#   relation: \"source('raw', 'deletion_requests')\"\n#   subject: user_id",
         "  relation: \"ref('erasure_requests')\"\n  subject: customer_id")
@@ -40,7 +44,7 @@ def test_throwaway_project_end_to_end(tmp_path):
         columns = [c[0] for c in con.execute("DESCRIBE analyst__customers").fetchall()]
         got = con.execute("SELECT customer_id, email, country FROM analyst__customers ORDER BY 1").fetchall()
     assert columns == ["customer_id", "email", "country"]      # phone is unclassified: dropped
-    assert [r[0] for r in got] == [1, 3]                        # customer 2 asked for erasure
+    assert [r[0] for r in got] == [1, 3]     # 2 asked for erasure, 4 opted out of analytics
     assert all(r[1].startswith("user_") and r[1].endswith("@shop.example") for r in got)
 
 

@@ -53,3 +53,74 @@ where {{ column_name }} in (
     where {{ erasure_subject }} is not null
 )
 {% endtest %}
+
+
+{% test veil_consented(model, column_name, consent_relation, consent_subject, consent_purpose, consent_granted, consent_recorded_at, purposes, mode) %}
+{#- No row of a subject whose consent for the model's purpose forbids it.
+    `purposes` is the purpose and its parents, most specific first. The state
+    is recomputed from the raw decisions, differently from the filter: the
+    latest time per (subject, purpose), then every decision at that time must
+    grant (a tie denies), then the most specific purpose decided wins. -#}
+with decisions as (
+    select {{ consent_subject }} as subject, {{ consent_purpose }} as purpose,
+           {{ consent_granted }} as granted, {{ consent_recorded_at }} as recorded_at
+    from {{ consent_relation }}
+    where {{ consent_purpose }} in ({% for p in purposes %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %})
+      and {{ consent_subject }} is not null
+      and {{ consent_recorded_at }} is not null
+),
+
+latest as (
+    select subject, purpose, max(recorded_at) as recorded_at
+    from decisions
+    group by subject, purpose
+),
+
+state as (
+    select latest.subject, latest.purpose,
+           min(case when decisions.granted then 1 else 0 end) = 1 as granted
+    from latest
+    join decisions
+      on decisions.subject = latest.subject
+     and decisions.purpose = latest.purpose
+     and decisions.recorded_at = latest.recorded_at
+    group by latest.subject, latest.purpose
+),
+
+effective as (
+    select state.subject, state.granted
+    from state
+    where not exists (
+        select 1 from state as more_specific
+        where more_specific.subject = state.subject
+          and length(more_specific.purpose) > length(state.purpose)
+    )
+)
+
+select {{ column_name }} as subject_without_consent
+from {{ model }}
+{%- if mode == 'opt_in' %}
+where {{ column_name }} is null
+   or {{ column_name }} not in (select subject from effective where granted)
+{%- else %}
+where {{ column_name }} in (select subject from effective where not granted)
+{%- endif %}
+{% endtest %}
+
+
+{% test veil_within_retention(model, event_time, retention_days=none, expiring_columns=none) %}
+{#- No row older than the table's retention, and no value of an expiring
+    column older than the column's own retention. -#}
+select {{ event_time }} as expired_event_time
+from {{ model }}
+where false
+{%- if retention_days is not none %}
+   or {{ event_time }} is null
+   or {{ event_time }} < cast({{ veil_as_of() }} as timestamp) - interval '{{ retention_days }}' day
+{%- endif %}
+{%- for column in (expiring_columns or []) %}
+   or ({{ column.name }} is not null
+       and ({{ event_time }} is null
+            or {{ event_time }} < cast({{ veil_as_of() }} as timestamp) - interval '{{ column.days }}' day))
+{%- endfor %}
+{% endtest %}

@@ -11,3 +11,5 @@ SELECT
 FROM {{ source('raw', 'payments') }} AS src
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
+  AND {{ veil_consent_filter('analytics', 'src.user_id') }}
+  AND {{ veil_retention_filter('payments', 'src.paid_at') }}

@@ -25,3 +25,4 @@ LEFT JOIN masked__email
   ON src.email = masked__email.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
+  AND {{ veil_consent_filter('analytics', 'src.user_id') }}

@@ -24,3 +24,5 @@ LEFT JOIN masked__device_id
   ON src.device_id = masked__device_id.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
+  AND {{ veil_consent_filter('ml_training', 'src.user_id') }}
+  AND {{ veil_retention_filter('events', 'src.event_ts') }}

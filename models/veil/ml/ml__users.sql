@@ -11,3 +11,4 @@ SELECT
 FROM {{ source('raw', 'users') }} AS src
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
+  AND {{ veil_consent_filter('ml_training', 'src.user_id') }}

@@ -25,7 +25,10 @@ SELECT
   src.event_id AS event_id,
   src.user_id AS user_id,
   masked__device_id.masked_value AS device_id,
-  masked__ip_address.masked_value AS ip_address,
+  CASE
+    WHEN {{ veil_within_days('src.event_ts', 30) }}
+    THEN masked__ip_address.masked_value
+  END AS ip_address,
   src.event_type AS event_type,
   src.amount AS amount,
   src.event_ts AS event_ts
@@ -36,3 +39,4 @@ LEFT JOIN masked__ip_address
   ON src.ip_address = masked__ip_address.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
+  AND {{ veil_retention_filter('events', 'src.event_ts') }}

@@ -30,3 +30,11 @@ def mask_macro(strategy: str) -> str:
 def lookup_cte(column: str) -> str:
     """The CTE that masks each distinct value of a column once."""
     return f"masked__{column.lower()}"
+
+
+CONSENT_MODEL = "veil_consent_current"
+CONSENT_FILTER_MACRO = "veil_consent_filter"
+RETENTION_FILTER_MACRO = "veil_retention_filter"
+WITHIN_DAYS_MACRO = "veil_within_days"
+CLOCK_MACRO = "veil_as_of"
+CLOCK_VAR = "veil_as_of"

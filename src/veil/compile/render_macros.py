@@ -22,25 +22,29 @@ DIALECT_BODIES = (("duckdb", "duckdb"), ("default", "postgres"))
 NOT_MACROS = {"drop", "null"}   # drop removes the column; null is inlined with its type
 
 
-def _dispatching_macro(name: str, argument: str, bodies: dict[str, str], doc: str) -> str:
-    """A macro that dispatches to `<prefix>__<name>` bodies."""
+def dispatching_macro(name: str, arguments: str, bodies: dict[str, str], doc: str) -> str:
+    """A macro that dispatches to `<prefix>__<name>` bodies (`arguments`: "a, b")."""
     parts = [
         f"{{# {doc} #}}",
-        f"{{% macro {name}({argument}) -%}}",
-        f"  {{{{ return(adapter.dispatch('{name}')({argument})) }}}}",
+        f"{{% macro {name}({arguments}) -%}}",
+        f"  {{{{ return(adapter.dispatch('{name}')({arguments})) }}}}",
         "{%- endmacro %}",
     ]
     for prefix, body in bodies.items():
-        parts += [f"{{% macro {prefix}__{name}({argument}) -%}}", body, "{%- endmacro %}"]
+        parts += [f"{{% macro {prefix}__{name}({arguments}) -%}}", body, "{%- endmacro %}"]
     return "\n".join(parts)
+
+
+def per_dialect(expression: exp.Expression) -> dict[str, str]:
+    """The expression rendered for each dispatch prefix."""
+    return {prefix: expression.sql(dialect=dialect) for prefix, dialect in DIALECT_BODIES}
 
 
 def _masking_macro(strategy_name: str) -> str:
     strategy = STRATEGIES[strategy_name]
     argument = sql.jinja(f"{{{{ {ARGUMENT} }}}}")
-    bodies = {prefix: strategy.build(argument.copy(), MaskContext()).sql(dialect=dialect)
-              for prefix, dialect in DIALECT_BODIES}
-    return _dispatching_macro(mask_macro(strategy_name), ARGUMENT, bodies,
+    bodies = per_dialect(strategy.build(argument.copy(), MaskContext()))
+    return dispatching_macro(mask_macro(strategy_name), ARGUMENT, bodies,
                               f"{strategy_name}: {strategy.description}")
 
 
@@ -61,10 +65,10 @@ def render_erasure_macros(policies: Policies) -> str | None:
         sql.relation_table(parse_relation(erasure.relation).jinja, "veil_erasure")
     ).where(exp.EQ(this=registry, expression=subject))
     predicate = exp.Not(this=exp.Exists(this=lookup))
-    bodies = {prefix: predicate.sql(dialect=dialect) for prefix, dialect in DIALECT_BODIES}
+    bodies = per_dialect(predicate)
     doc = (f"True for rows whose subject is not in the erasure registry {erasure.relation}. "
            "Usage: where {{ veil_erasure_filter('u.user_id') }}")
-    return "\n\n".join([SQL_HEADER, _dispatching_macro(ERASURE_FILTER_MACRO, "subject_column", bodies, doc)]) + "\n"
+    return "\n\n".join([SQL_HEADER, dispatching_macro(ERASURE_FILTER_MACRO, "subject_column", bodies, doc)]) + "\n"
 
 
 def render_test_macros() -> str:

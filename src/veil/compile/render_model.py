@@ -9,7 +9,12 @@ Shape of the output (DuckDB):
     SELECT src.event_id, masked__device_id.masked_value AS device_id, ...
     FROM {{ source('raw', 'events') }} AS src
     LEFT JOIN masked__device_id ON src.device_id = masked__device_id.raw_value
-    WHERE <row filters: erasure (consent and retention slot in here)>
+    WHERE {{ veil_erasure_filter('src.user_id') }}
+      AND {{ veil_consent_filter('analytics', 'src.user_id') }}
+      AND {{ veil_retention_filter('events', 'src.event_ts') }}
+
+A column with a shorter retention than its table is NULL past its age:
+`CASE WHEN {{ veil_within_days('src.event_ts', 30) }} THEN <value> END`.
 
 HMAC and long regex chains cost far more than a scan, and the columns they
 mask (device ids, IPs, emails) repeat, so masking each distinct value once and
@@ -21,9 +26,11 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.compile import sql
-from veil.compile.naming import ERASURE_FILTER_MACRO, SQL_HEADER, lookup_cte, mask_macro
+from veil.compile.naming import (CONSENT_FILTER_MACRO, ERASURE_FILTER_MACRO, RETENTION_FILTER_MACRO,
+                                 SQL_HEADER, WITHIN_DAYS_MACRO, lookup_cte, mask_macro)
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
 from veil.policy.loaded import Policies
+from veil.policy.models import ConsentMode
 from veil.strategies import MaskContext, get_strategy
 
 SOURCE_ALIAS = "src"
@@ -45,13 +52,27 @@ def _masked(decision: ColumnDecision, dialect: str) -> exp.Expression:
     return sql.macro_call(mask_macro(decision.strategy), source_column.sql(dialect=dialect))
 
 
-def _projection(decision: ColumnDecision, dialect: str) -> exp.Expression:
+def column_expiry_days(decision: ColumnDecision, model: ModelPlan, policies: Policies) -> int | None:
+    """Days after which the column is NULL while its row stays (shorter than the table's)."""
+    days = decision.column.data_handling.retention_days
+    table_days = policies.retention_days(model.table)
+    if days is None or (table_days is not None and days >= table_days):
+        return None
+    return days
+
+
+def _projection(decision: ColumnDecision, model: ModelPlan, policies: Policies, dialect: str) -> exp.Expression:
     if decision.action is Action.RAW:
         value: exp.Expression = sql.column(SOURCE_ALIAS, decision.name)
     elif _per_distinct(decision):
         value = sql.column(lookup_cte(decision.name), MASKED_VALUE)
     else:
         value = _masked(decision, dialect)
+    days = column_expiry_days(decision, model, policies)
+    if days is not None:
+        event_time = sql.column_sql(SOURCE_ALIAS, model.table.policy.event_time, dialect)
+        young = sql.jinja(f"{{{{ {WITHIN_DAYS_MACRO}('{event_time}', {days}) }}}}")
+        value = exp.Case(ifs=[exp.If(this=young, true=value)])
     return exp.alias_(value, exp.to_identifier(decision.name))
 
 
@@ -65,17 +86,24 @@ def _distinct_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -
 
 
 def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[exp.Expression]:
-    """Predicates every row of the model must pass."""
+    """Predicates every row of the model must pass: erasure, consent, retention."""
     filters: list[exp.Expression] = []
-    subject = model.table.policy.subject
-    if subject and policies.project.erasure is not None:
-        filters.append(sql.macro_call(ERASURE_FILTER_MACRO, sql.column_sql(SOURCE_ALIAS, subject, dialect)))
+    project, policy = policies.project, model.table.policy
+    if policy.subject:
+        subject = sql.column_sql(SOURCE_ALIAS, policy.subject, dialect)
+        if project.erasure is not None:
+            filters.append(sql.macro_call(ERASURE_FILTER_MACRO, subject))
+        if project.consent is not None and project.consent_mode(model.purpose) is not ConsentMode.NONE:
+            filters.append(sql.macro_call(CONSENT_FILTER_MACRO, model.purpose, subject))
+    if policies.retention_days(model.table):
+        event_time = sql.column_sql(SOURCE_ALIAS, policy.event_time, dialect)
+        filters.append(sql.macro_call(RETENTION_FILTER_MACRO, model.table.name, event_time))
     return filters
 
 
 def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duckdb") -> exp.Select:
     """The SELECT of an audience model, as a sqlglot tree."""
-    query = exp.select(*(_projection(d, dialect) for d in model.kept)).from_(
+    query = exp.select(*(_projection(d, model, policies, dialect) for d in model.kept)).from_(
         sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
     for decision in filter(_per_distinct, model.kept):
         cte = lookup_cte(decision.name)

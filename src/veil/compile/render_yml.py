@@ -13,8 +13,10 @@ import yaml
 
 from veil.compile.naming import YAML_HEADER
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
+from veil.compile.render_model import column_expiry_days
 from veil.policy.loaded import Policies
-from veil.policy.models import Classification
+from veil.policy.models import Classification, ConsentMode
+from veil.policy.purposes import lineage
 from veil.strategies import get_strategy
 
 
@@ -28,6 +30,40 @@ def _column_description(decision: ColumnDecision) -> str:
     return f"{base}. {reason}" if base else reason
 
 
+def _subject_tests(model: ModelPlan, policies: Policies) -> list[dict[str, Any]]:
+    """Tests on the raw subject column: not erased, consented."""
+    project = policies.project
+    tests: list[dict[str, Any]] = []
+    if project.erasure:
+        tests.append({"veil_not_erased": {"arguments": {
+            "erasure_relation": project.erasure.relation, "erasure_subject": project.erasure.subject}}})
+    mode = project.consent_mode(model.purpose)
+    if project.consent and mode is not ConsentMode.NONE:
+        spec = project.consent
+        tests.append({"veil_consented": {"arguments": {
+            "consent_relation": spec.relation, "consent_subject": spec.subject,
+            "consent_purpose": spec.purpose, "consent_granted": spec.granted,
+            "consent_recorded_at": spec.recorded_at, "purposes": lineage(model.purpose), "mode": mode.value}}})
+    return tests
+
+
+def _retention_test(model: ModelPlan, policies: Policies) -> list[dict[str, Any]]:
+    """The table's and columns' retention, checked when the event time is kept raw."""
+    event_time = model.table.policy.event_time
+    kept_raw = any(d.name == event_time and d.action is Action.RAW for d in model.kept)
+    days = policies.retention_days(model.table)
+    expiring = [{"name": d.name, "days": column_expiry_days(d, model, policies)}
+                for d in model.kept if column_expiry_days(d, model, policies)]
+    if not kept_raw or not (days or expiring):
+        return []
+    arguments: dict[str, Any] = {"event_time": event_time}
+    if days:
+        arguments["retention_days"] = days
+    if expiring:
+        arguments["expiring_columns"] = expiring
+    return [{"veil_within_retention": {"arguments": arguments}}]
+
+
 def _column_entry(decision: ColumnDecision, model: ModelPlan, policies: Policies) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "classification": decision.column.classification.value,
@@ -36,16 +72,21 @@ def _column_entry(decision: ColumnDecision, model: ModelPlan, policies: Policies
     }
     if decision.strategy:
         meta["strategy"] = decision.strategy
+    description = _column_description(decision)
+    expiry = column_expiry_days(decision, model, policies)
+    if expiry:
+        meta["retention_days"] = expiry
+        description += f" NULL once the row is older than {expiry} days (the row is kept)."
     entry: dict[str, Any] = {
         "name": decision.name,
-        "description": _column_description(decision),
+        "description": description,
         "config": {"meta": {"veil": meta}},
     }
-    erasure = policies.project.erasure
     is_subject = model.table.policy.subject and decision.name.lower() == model.table.policy.subject.lower()
-    if erasure and is_subject and decision.action is Action.RAW:
-        entry["data_tests"] = [{"veil_not_erased": {"arguments": {
-            "erasure_relation": erasure.relation, "erasure_subject": erasure.subject}}}]
+    if is_subject and decision.action is Action.RAW:
+        tests = _subject_tests(model, policies)
+        if tests:
+            entry["data_tests"] = tests
     return entry
 
 
@@ -67,7 +108,8 @@ def render_model_yml(model: ModelPlan, policies: Policies) -> str:
     description = (
         f"{table.name} for the `{model.audience}` audience (purpose `{model.purpose}`): "
         f"{len(model.kept)} of {len(model.decisions)} columns, masked per {table.path}. "
-        "Excludes erased subjects. One row per row of the source that passes the filters."
+        "Excludes erased subjects, subjects without consent for the purpose and rows past retention. "
+        "Grain: one row per row of the source that passes those filters."
     )
     entry: dict[str, Any] = {
         "name": model.name,
@@ -81,7 +123,7 @@ def render_model_yml(model: ModelPlan, policies: Policies) -> str:
             "dropped_columns": [d.name for d in model.dropped],
         }}},
     }
-    tests = _model_tests(model)
+    tests = _model_tests(model) + _retention_test(model, policies)
     if tests:
         entry["data_tests"] = tests
     entry["columns"] = [_column_entry(d, model, policies) for d in model.kept]

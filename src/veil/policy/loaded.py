@@ -51,3 +51,10 @@ class Policies:
 
     def table_list(self) -> list[LoadedTable]:
         return [self.tables[name] for name in sorted(self.tables)]
+
+    def retention_days(self, table: LoadedTable) -> int | None:
+        """The table's retention in days: `retention_days`, or its tier's."""
+        policy = table.policy
+        if policy.retention_days is not None:
+            return policy.retention_days
+        return self.project.retention_tiers.get(policy.retention) if policy.retention else None

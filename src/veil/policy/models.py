@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
+from veil.policy.purposes import lineage
 from veil.types import ColumnType, parse_column_type
 
 
@@ -86,6 +87,21 @@ class ProjectPolicy(_Strict):
 
     def purpose(self, name: str) -> PurposeSpec:
         return self.purposes.get(name) or PurposeSpec()
+
+    def consent_mode(self, purpose: str) -> ConsentMode:
+        """The purpose's own consent mode, else its nearest parent's, else opt_in.
+
+        Privacy by default: a purpose nobody gave a mode needs an opt-in.
+
+        >>> project = ProjectPolicy(version=1, purposes={"marketing": {"consent": "opt_in"}, "marketing.email": {}})
+        >>> project.consent_mode("marketing.email").value, project.consent_mode("other").value
+        ('opt_in', 'opt_in')
+        """
+        for name in lineage(purpose):
+            mode = self.purpose(name).consent
+            if mode is not None:
+                return mode
+        return ConsentMode.OPT_IN
 
 
 class MaskingRule(_Strict):
