@@ -117,7 +117,7 @@ def test_summary_lists_every_audience(reference):
     assert result.returncode == 0, result.stderr
     for audience in ("analyst", "ml", "support"):
         assert f"audience {audience}" in result.stdout
-    assert "analyst__users" in result.stdout and "excluded" in result.stdout
+    assert "analyst__users" in result.stdout and "lost: erasure" in result.stdout and "consent" in result.stdout
 
 
 @pytest.mark.parametrize(("statement", "failing_test"), [
@@ -146,3 +146,31 @@ def test_build_without_key_fails_clearly(reference, tmp_path):
     assert result.returncode != 0
     assert "VEIL_KEY" in result.stdout
     assert TEST_KEY_HEX not in result.stdout
+
+
+@pytest.mark.parametrize(("model", "broken_line", "failing_test"), [
+    ("models/veil/ml/ml__users.sql", "veil_consent_filter", "veil_consented_ml__users"),
+    ("models/veil/analyst/analyst__users.sql", "veil_consent_filter", "veil_consented_analyst__users"),
+    ("models/veil/analyst/analyst__events.sql", "veil_retention_filter", "veil_within_retention_analyst__events"),
+    ("models/veil/analyst/analyst__events.sql", "veil_within_days", "veil_within_retention_analyst__events"),
+])
+def test_generated_tests_fail_when_a_filter_is_broken(reference, tmp_path, model, broken_line, failing_test):
+    project, warehouse, _, _ = reference
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("*.duckdb", "target", "logs"))
+    path = copy / model
+    text = path.read_text()
+    if broken_line == "veil_within_days":   # the column expiry: keep the value whatever its age
+        broken = text.replace("{{ veil_within_days('src.event_ts', 30) }}", "TRUE")
+    else:                                   # the row filter: drop its line from the WHERE
+        broken = "\n".join(line.replace(f"AND {{{{ {broken_line}", "AND TRUE OR {{ " + broken_line)
+                           for line in text.splitlines())
+    assert broken != text
+    path.write_text(broken)
+    broken_warehouse = tmp_path / "broken.duckdb"
+    shutil.copy(warehouse, broken_warehouse)
+    name = path.stem
+    result = run("dbt", ["build", "--select", name], copy, env_for(copy, broken_warehouse))
+    assert result.returncode == 1
+    failed = [line for line in result.stdout.splitlines() if "FAIL" in line and failing_test in line]
+    assert failed, result.stdout[-3000:]

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from veil import __version__
-from veil.errors import VeilError
+from veil.errors import UsageError, VeilError
 
 PROJECT_DIR = click.option(
     "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -123,12 +123,27 @@ def publish_command(audience: str, out: Path, project_dir: Path, database: Path 
     click.echo(f"published {len(tables)} tables for audience {audience} to {out}")
 
 
+def _valid_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    import re
+
+    from veil.compile.render_retention import AS_OF_PATTERN
+
+    if value is not None and not re.match(AS_OF_PATTERN, value):
+        raise click.BadParameter("expected a date or timestamp such as 2026-11-01 or '2026-11-01 12:00:00'")
+    return value
+
+
+AS_OF = click.option("--as-of", default=None, metavar="DATE", callback=_valid_as_of,
+                     help="The clock for retention (default: now), like the dbt var veil_as_of.")
+
+
 @main.command("summary")
 @PROJECT_DIR
 @DATABASE
+@AS_OF
 @reports_errors
-def summary_command(project_dir: Path, database: Path | None) -> None:
-    """Per audience: tables, columns kept/masked/dropped, rows.
+def summary_command(project_dir: Path, database: Path | None, as_of: str | None) -> None:
+    """Per audience: tables, columns kept/masked/dropped, rows, and rows lost to each filter.
 
     \b
     Example:
@@ -140,7 +155,38 @@ def summary_command(project_dir: Path, database: Path | None) -> None:
     from veil.warehouse import resolve_database
 
     plan = plan_project(load_policies(project_dir))
-    click.echo(format_summary(summarize(plan, resolve_database(project_dir, database))))
+    click.echo(format_summary(summarize(plan, project_dir, resolve_database(project_dir, database), as_of)))
+
+
+@main.command("retention")
+@PROJECT_DIR
+@DATABASE
+@AS_OF
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted or nulled; change nothing.")
+@reports_errors
+def retention_command(project_dir: Path, database: Path | None, as_of: str | None, dry_run: bool) -> None:
+    """Delete rows past their table's retention and null expired columns, in place.
+
+    \b
+    Example:
+      veil retention --dry-run     # counts per table
+      veil retention               # one DELETE and one UPDATE per table
+    """
+    import duckdb
+
+    from veil.policy.load import load_policies
+    from veil.relations import PhysicalRelations
+    from veil.retention import apply_retention, format_results
+    from veil.warehouse import resolve_database
+
+    policies = load_policies(project_dir)
+    path = resolve_database(project_dir, database)
+    if not path.is_file():
+        raise UsageError(f"warehouse {path} not found")
+    with duckdb.connect(str(path), read_only=dry_run) as con:
+        relations = PhysicalRelations.for_project(project_dir, con)
+        results = apply_retention(policies, con, relations, as_of=as_of, dry_run=dry_run)
+    click.echo(format_results(results, dry_run))
 
 
 @main.group("keys")

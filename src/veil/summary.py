@@ -1,19 +1,29 @@
-"""`veil summary`: per audience, what each model keeps, masks and drops, and its rows.
+"""`veil summary`: per audience, what each model keeps, masks and drops, its rows,
+and how many source rows each filter excluded (erasure, consent, retention).
+
+The losses are counted on the source with the very predicates the models use
+(rendered from the generated macros), each counted after the ones before it.
 
 >>> print(format_summary([AudienceSummary("analyst", "analytics", [
-...     ModelSummary("analyst__users", 7, 3, 2, 1000, 990)])]))
+...     ModelSummary("analyst__users", 7, 3, 2, 990, 1000, {"erasure": 4, "consent": 6})])]))
 audience analyst (purpose analytics): 1 tables
-  analyst__users             kept  7  masked  3  dropped  2  rows     990 of    1000 (-10 excluded)
+  analyst__users            kept  7 masked  3 dropped  2 | rows     990 of    1000 | lost: erasure 4, consent 6
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
+from veil.compile import render_project
+from veil.compile.offline import render_offline
 from veil.compile.plan import Action, ModelPlan, ProjectPlan
+from veil.compile.render_model import SOURCE_ALIAS, row_filters
+from veil.compile import sql
+from veil.relations import PhysicalRelations
 
 
 @dataclass(frozen=True)
@@ -22,8 +32,9 @@ class ModelSummary:
     kept: int
     masked: int
     dropped: int
-    source_rows: int | None
     rows: int | None
+    source_rows: int | None
+    lost: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,38 +44,51 @@ class AudienceSummary:
     models: list[ModelSummary]
 
 
-def _count(con: duckdb.DuckDBPyConnection | None, schema: str | None, table: str) -> int | None:
+def loss_query(model: ModelPlan, plan: ProjectPlan) -> exp.Select:
+    """Source rows, then rows lost to each filter in turn (as dbt SQL with Jinja)."""
+    columns = [exp.alias_(exp.Count(this=exp.Star()), "source_rows")]
+    passed: list[exp.Expression] = []
+    for kind, predicate in row_filters(model, plan.policies, "duckdb"):
+        fails = exp.Not(this=exp.Coalesce(this=exp.Paren(this=predicate), expressions=[exp.false()]))
+        condition = sql.conjunction([*passed, fails])
+        columns.append(exp.alias_(exp.func("SUM", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
+                                                          default=exp.Literal.number(0))), kind))
+        passed.append(exp.Paren(this=predicate.copy()))
+    return exp.select(*columns).from_(sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
+
+
+def _model_summary(model: ModelPlan, plan: ProjectPlan, con, relations, macros, variables) -> ModelSummary:
+    masked = sum(d.action is Action.MASK for d in model.decisions)
+    base = dict(name=model.name, kept=len(model.kept), masked=masked, dropped=len(model.dropped))
     if con is None:
-        return None
-    where = "table_name = ?" + (" AND table_schema = ?" if schema else "")
-    params = [table] + ([schema] if schema else [])
-    found = con.execute(f"SELECT table_schema FROM information_schema.tables WHERE {where} "
-                        "ORDER BY table_schema LIMIT 1", params).fetchone()
-    if found is None:
-        return None
-    return con.execute(f'SELECT count(*) FROM "{found[0]}"."{table}"').fetchone()[0]
+        return ModelSummary(**base, rows=None, source_rows=None)
+    try:
+        rows = con.execute(f"SELECT count(*) FROM {relations.sql_name(f'ref({model.name!r})')}").fetchone()[0]
+    except duckdb.Error:
+        rows = None
+    try:
+        text = render_offline(loss_query(model, plan).sql(dialect="duckdb"), macros, variables=variables,
+                              relation_name=relations.sql_name)
+        result = con.execute(text)
+        values = dict(zip([d[0] for d in result.description], result.fetchone()))
+    except duckdb.Error:
+        return ModelSummary(**base, rows=rows, source_rows=None)
+    source_rows = values.pop("source_rows")
+    return ModelSummary(**base, rows=rows, source_rows=source_rows, lost={k: int(v or 0) for k, v in values.items()})
 
 
-def _model_summary(model: ModelPlan, con: duckdb.DuckDBPyConnection | None) -> ModelSummary:
-    relation = model.table.relation
-    source_schema = relation.args[0] if relation.kind == "source" else None
-    return ModelSummary(
-        name=model.name,
-        kept=len(model.kept),
-        masked=sum(d.action is Action.MASK for d in model.decisions),
-        dropped=len(model.dropped),
-        source_rows=_count(con, source_schema, relation.name),
-        rows=_count(con, None, model.name),
-    )
-
-
-def summarize(plan: ProjectPlan, database: Path | None) -> list[AudienceSummary]:
-    """Summaries per audience; row counts when the warehouse exists."""
+def summarize(plan: ProjectPlan, project_dir: Path, database: Path | None,
+              as_of: str | None = None) -> list[AudienceSummary]:
+    """Summaries per audience; rows and losses when the warehouse exists."""
     con = duckdb.connect(str(database), read_only=True) if database and database.is_file() else None
     try:
+        relations = PhysicalRelations.for_project(project_dir, con)
+        macros = {p: t for p, t in render_project(plan).items() if p.startswith("macros/")}
+        variables = {"veil_as_of": as_of} if as_of else {}
         return [
             AudienceSummary(audience, plan.policies.project.audiences[audience].purpose,
-                            [_model_summary(m, con) for m in plan.for_audience(audience)])
+                            [_model_summary(m, plan, con, relations, macros, variables)
+                             for m in plan.for_audience(audience)])
             for audience in plan.policies.audience_names()
         ]
     finally:
@@ -75,9 +99,12 @@ def summarize(plan: ProjectPlan, database: Path | None) -> list[AudienceSummary]
 def _rows(model: ModelSummary) -> str:
     if model.rows is None:
         return "rows: not built"
-    if model.source_rows is None:
-        return f"rows {model.rows:>7}"
-    return f"rows {model.rows:>7} of {model.source_rows:>7} (-{model.source_rows - model.rows} excluded)"
+    text = f"rows {model.rows:>7}"
+    if model.source_rows is not None:
+        text += f" of {model.source_rows:>7}"
+    if model.lost:
+        text += " | lost: " + ", ".join(f"{kind} {n}" for kind, n in model.lost.items())
+    return text
 
 
 def format_summary(summaries: list[AudienceSummary]) -> str:
@@ -85,5 +112,5 @@ def format_summary(summaries: list[AudienceSummary]) -> str:
     for summary in summaries:
         lines.append(f"audience {summary.audience} (purpose {summary.purpose}): {len(summary.models)} tables")
         for m in summary.models:
-            lines.append(f"  {m.name:<26} kept {m.kept:>2}  masked {m.masked:>2}  dropped {m.dropped:>2}  {_rows(m)}")
+            lines.append(f"  {m.name:<25} kept {m.kept:>2} masked {m.masked:>2} dropped {m.dropped:>2} | {_rows(m)}")
     return "\n".join(lines)

@@ -21,6 +21,8 @@ from typing import Any
 
 import jinja2
 
+from veil.policy.relation import Relation
+
 TEST_BLOCK = "{% test "
 
 
@@ -46,14 +48,23 @@ class _Adapter:
         raise OfflineCompilerError(f"no macro {name!r} for {self.dialect!r} or default")
 
 
+def _default_name(relation: Relation) -> str:
+    return relation.identifier
+
+
 def render_offline(model_sql: str, macro_files: Mapping[str, str], dialect: str = "duckdb",
-                   variables: Mapping[str, Any] | None = None) -> str:
-    """The model's SQL with every Jinja call resolved; `variables` are dbt vars."""
+                   variables: Mapping[str, Any] | None = None,
+                   relation_name: Callable[[Relation], str] = _default_name) -> str:
+    """The model's SQL with every Jinja call resolved.
+
+    `variables` are dbt vars; `relation_name` turns a source or ref into the
+    SQL name of its table (default `source.table` and the model name).
+    """
     variables = dict(variables or {})
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.globals.update(
-        source=lambda schema, table: f"{schema}.{table}",
-        ref=lambda *args: args[-1],
+        source=lambda *args: relation_name(Relation("source", args)),
+        ref=lambda *args: relation_name(Relation("ref", args)),
         config=lambda **_: "",
         var=lambda name, default=None: variables.get(name, default),
         exceptions=SimpleNamespace(raise_compiler_error=_raise_compiler_error),

@@ -85,19 +85,19 @@ def _distinct_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -
         exp.Subquery(this=distinct, alias=exp.TableAlias(this=exp.to_identifier("distinct_values"))))
 
 
-def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[exp.Expression]:
-    """Predicates every row of the model must pass: erasure, consent, retention."""
-    filters: list[exp.Expression] = []
+def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[tuple[str, exp.Expression]]:
+    """Predicates every row of the model must pass, by kind: erasure, consent, retention."""
+    filters: list[tuple[str, exp.Expression]] = []
     project, policy = policies.project, model.table.policy
     if policy.subject:
         subject = sql.column_sql(SOURCE_ALIAS, policy.subject, dialect)
         if project.erasure is not None:
-            filters.append(sql.macro_call(ERASURE_FILTER_MACRO, subject))
+            filters.append(("erasure", sql.macro_call(ERASURE_FILTER_MACRO, subject)))
         if project.consent is not None and project.consent_mode(model.purpose) is not ConsentMode.NONE:
-            filters.append(sql.macro_call(CONSENT_FILTER_MACRO, model.purpose, subject))
+            filters.append(("consent", sql.macro_call(CONSENT_FILTER_MACRO, model.purpose, subject)))
     if policies.retention_days(model.table):
         event_time = sql.column_sql(SOURCE_ALIAS, policy.event_time, dialect)
-        filters.append(sql.macro_call(RETENTION_FILTER_MACRO, model.table.name, event_time))
+        filters.append(("retention", sql.macro_call(RETENTION_FILTER_MACRO, model.table.name, event_time)))
     return filters
 
 
@@ -110,7 +110,7 @@ def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duck
         query = query.with_(cte, as_=_distinct_lookup(model, decision, dialect))
         on = exp.EQ(this=sql.column(SOURCE_ALIAS, decision.name), expression=sql.column(cte, RAW_VALUE))
         query = query.join(exp.Table(this=exp.to_identifier(cte)), on=on, join_type="left")
-    where = sql.conjunction(row_filters(model, policies, dialect))
+    where = sql.conjunction([predicate for _, predicate in row_filters(model, policies, dialect)])
     if where is not None:
         query.set("where", exp.Where(this=where))
     return query
