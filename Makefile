@@ -47,6 +47,7 @@ test: install
 
 bench: install
 	$(BIN)/python scripts/bench/masked_build.py
+	$(BIN)/python scripts/bench/consent_retention.py
 
 clean:
 	rm -rf target logs published warehouse.duckdb warehouse.duckdb.wal

@@ -23,6 +23,8 @@ joining back is the cheap way (see scripts/bench/masked_build.py).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlglot import exp
 
 from veil.compile import sql
@@ -101,8 +103,12 @@ def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[tupl
     return filters
 
 
-def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duckdb") -> exp.Select:
-    """The SELECT of an audience model, as a sqlglot tree."""
+def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duckdb",
+                      filter_kinds: Collection[str] = ("erasure", "consent", "retention")) -> exp.Select:
+    """The SELECT of an audience model, as a sqlglot tree.
+
+    `filter_kinds` leaves row filters out (benchmarks compare with and without).
+    """
     query = exp.select(*(_projection(d, model, policies, dialect) for d in model.kept)).from_(
         sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
     for decision in filter(_per_distinct, model.kept):
@@ -110,7 +116,8 @@ def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duck
         query = query.with_(cte, as_=_distinct_lookup(model, decision, dialect))
         on = exp.EQ(this=sql.column(SOURCE_ALIAS, decision.name), expression=sql.column(cte, RAW_VALUE))
         query = query.join(exp.Table(this=exp.to_identifier(cte)), on=on, join_type="left")
-    where = sql.conjunction([predicate for _, predicate in row_filters(model, policies, dialect)])
+    where = sql.conjunction([predicate for kind, predicate in row_filters(model, policies, dialect)
+                             if kind in filter_kinds])
     if where is not None:
         query.set("where", exp.Where(this=where))
     return query
