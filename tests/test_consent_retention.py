@@ -91,3 +91,16 @@ def test_consent_purpose_without_consent_relation_is_a_compile_error(project):
     messages = [str(p) for p in caught.value.problems]
     assert len(messages) == 3   # analyst, mailer, marketer; support has no consent
     assert messages[0].startswith("policies/veil.yml:8: audiences.analyst.purpose: purpose 'analytics' needs consent")
+
+
+def test_consent_filters_run_as_hash_semi_and_anti_joins(project):
+    con = build(project)
+    plans = {}
+    plan = render_project(plan_project(load_policies(project)))
+    macros = {k: v for k, v in plan.items() if k.startswith("macros/")}
+    for audience, join_type in (("analyst", "ANTI"), ("mailer", "SEMI")):
+        query = render_offline(plan[f"models/veil/{audience}/{audience}__users.sql"], macros,
+                               variables={"veil_as_of": "2026-11-01"})
+        plans[audience] = "\n".join(row[1] for row in con.execute(f"EXPLAIN {query}").fetchall())
+        assert "HASH_JOIN" in plans[audience].upper().replace(" ", "_"), plans[audience]
+        assert join_type in plans[audience]

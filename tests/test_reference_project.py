@@ -174,3 +174,12 @@ def test_generated_tests_fail_when_a_filter_is_broken(reference, tmp_path, model
     assert result.returncode == 1
     failed = [line for line in result.stdout.splitlines() if "FAIL" in line and failing_test in line]
     assert failed, result.stdout[-3000:]
+
+
+def test_retention_dry_run_finds_the_physical_tables_through_the_manifest(reference):
+    project, _, env, _ = reference
+    assert (project / "target" / "manifest.json").is_file()
+    result = run("veil", ["retention", "--dry-run"], project, env)
+    assert result.returncode == 0, result.stderr
+    assert 'events ("raw"."events"): would delete' in result.stdout
+    assert "would null ip_address in" in result.stdout
