@@ -13,7 +13,7 @@ from veil.cli import main
 from veil.compile import compile_project, render_project
 from veil.compile.offline import render_offline
 from veil.compile.plan import plan_project
-from veil.hmac_sql import register_hmac
+from veil.duckdb_functions import register_functions
 from veil.policy.load import load_policies
 
 RAW_DIRECT_PII = {
@@ -42,7 +42,7 @@ def built():
     macros = {path: text for path, text in render_project(plan).items() if path.startswith("macros/")}
     con = duckdb.connect()
     con.execute((FIXTURES / "tiny_raw.sql").read_text())
-    register_hmac(con, bytes.fromhex(TEST_KEY_HEX))
+    register_functions(con, bytes.fromhex(TEST_KEY_HEX))
     files = render_project(plan)
     clock = {"veil_as_of": "2026-10-10"}
     con.execute("CREATE TABLE veil_consent_current AS "

@@ -5,7 +5,7 @@
   {{ return(adapter.dispatch('veil_mask_domain_only')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_domain_only(column) -%}
-CASE WHEN REGEXP_MATCHES(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '^[^@[:space:]]+@[^@[:space:]]+$') THEN 'user_' || SUBSTRING(VEIL_HMAC_SHA256(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'))), 1, 16) || '@' || LOWER(SPLIT_PART(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '@', 2)) END
+VEIL_MASK_DOMAIN_ONLY({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_domain_only(column) -%}
 CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN 'user_' || SUBSTRING(VEIL_HMAC_SHA256(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'))) FROM 1 FOR 16) || '@' || LOWER(SPLIT_PART(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '@', 2)) END
@@ -16,7 +16,7 @@ CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:
   {{ return(adapter.dispatch('veil_mask_hash')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_hash(column) -%}
-SUBSTRING(VEIL_HMAC_SHA256(CAST({{ column }} AS TEXT)), 1, 32)
+VEIL_MASK_HASH({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_hash(column) -%}
 SUBSTRING(VEIL_HMAC_SHA256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
@@ -27,7 +27,7 @@ SUBSTRING(VEIL_HMAC_SHA256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
   {{ return(adapter.dispatch('veil_mask_last4')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_last4(column) -%}
-REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', ''), '[0-9]', 'X', 'g') || SUBSTRING(CAST({{ column }} AS TEXT), LENGTH(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', '')) + 1)
+VEIL_MASK_LAST4({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_last4(column) -%}
 REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', ''), '[0-9]', 'X', 'g') || SUBSTRING(CAST({{ column }} AS VARCHAR) FROM LENGTH(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', '')) + 1)
@@ -38,7 +38,7 @@ REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*
   {{ return(adapter.dispatch('veil_mask_redact')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_redact(column) -%}
-CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
+VEIL_MASK_REDACT({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_redact(column) -%}
 CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
@@ -49,7 +49,7 @@ CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
   {{ return(adapter.dispatch('veil_mask_subnet_only')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_subnet_only(column) -%}
-CASE WHEN REGEXP_MATCHES(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), '^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$') THEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), '[0-9]+$', '0') WHEN REGEXP_MATCHES(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$') OR (REGEXP_MATCHES(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?$') AND LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')) <= 7) THEN REGEXP_REPLACE(SPLIT_PART(TRIM(REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')))), ':'), ':', 1), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')))), ':'), ':', 2), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')))), ':'), ':', 3), '^0+(.)', '\1') || '::' END
+VEIL_MASK_SUBNET_ONLY({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_subnet_only(column) -%}
 CASE WHEN LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')) ~ '^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' THEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), '[0-9]+$', '0') WHEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$' OR (REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?$' AND LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')) <= 7) THEN REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 1), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 2), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 3), '^0+(.)', '\1') || '::' END
@@ -60,7 +60,7 @@ CASE WHEN LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:
   {{ return(adapter.dispatch('veil_mask_year_only')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_year_only(column) -%}
-CAST(YEAR({{ column }}) AS INT)
+VEIL_MASK_YEAR_ONLY({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_year_only(column) -%}
 CAST(EXTRACT(YEAR FROM {{ column }}) AS INT)
@@ -71,7 +71,7 @@ CAST(EXTRACT(YEAR FROM {{ column }}) AS INT)
   {{ return(adapter.dispatch('veil_mask_zip3')(column)) }}
 {%- endmacro %}
 {% macro duckdb__veil_mask_zip3(column) -%}
-CASE WHEN REGEXP_MATCHES(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '^[0-9]{5}(-[0-9]{4})?$') THEN CASE WHEN SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'), 1, 3) IN ('036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893') THEN '000' ELSE SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS TEXT), '^[[:space:]]+|[[:space:]]+$', '', 'g'), 1, 3) END END
+VEIL_MASK_ZIP3({{ column }})
 {%- endmacro %}
 {% macro default__veil_mask_zip3(column) -%}
 CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[0-9]{5}(-[0-9]{4})?$' THEN CASE WHEN SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) IN ('036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893') THEN '000' ELSE SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) END END

@@ -20,7 +20,7 @@ from veil.compile.offline import render_offline
 from veil.compile.plan import ModelPlan, ProjectPlan, plan_project
 from veil.compile.render_model import build_model_query
 from veil.demo.synthetic import generate
-from veil.hmac_sql import register_hmac
+from veil.duckdb_functions import register_functions
 from veil.policy.load import load_policies
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def warehouse(path: Path, users: int, events: int) -> duckdb.DuckDBPyConnection:
     started = time.perf_counter()
     counts = generate(con, users=users, events=events, as_of=AS_OF)
     print(f"generated {counts} in {time.perf_counter() - started:.1f}s")
-    register_hmac(con, BENCH_KEY)
+    register_functions(con, BENCH_KEY)
     return con
 
 

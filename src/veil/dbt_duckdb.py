@@ -24,12 +24,12 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from veil.hmac_sql import register_hmac
+from veil.duckdb_functions import register_functions
 from veil.keys import KEY_ENV, KEY_FILE_ENV, load_key
 
 
 class Plugin(BasePlugin):
-    """Registers `veil_hmac_sha256` on each DuckDB connection and cursor.
+    """Registers `veil_hmac_sha256` and the `veil_mask_*` functions on each connection and cursor.
 
     >>> import duckdb
     >>> plugin = Plugin("veil", {})
@@ -49,7 +49,7 @@ class Plugin(BasePlugin):
         self.key = load_key(env)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        register_hmac(conn, self.key)
+        register_functions(conn, self.key)
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
-        register_hmac(cursor, self.key)
+        register_functions(cursor, self.key)
