@@ -158,6 +158,38 @@ def summary_command(project_dir: Path, database: Path | None, as_of: str | None)
     click.echo(format_summary(summarize(plan, project_dir, resolve_database(project_dir, database), as_of)))
 
 
+@main.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@PROJECT_DIR
+@click.option("--purpose", default=None, help="The purpose of every query (else a `-- veil: purpose=P` comment, "
+              "else the dbt model's meta.veil.purpose).")
+@click.option("--dialect", default=None, help="SQL dialect of the files (default duckdb, or [tool.veil.lint]).")
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "sarif", "github", "junit"]),
+              default="human", show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to FILE instead of stdout.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Lint files in N processes.")
+@click.option("--dbt/--no-dbt", "dbt_mode", default=None,
+              help="Lint the dbt project's compiled models (default when target/manifest.json exists "
+                   "and no PATH is given).")
+@reports_errors
+def lint_command(paths: tuple[Path, ...], project_dir: Path, purpose: str | None, dialect: str | None,
+                 fmt: str, output: Path | None, jobs: int | None, dbt_mode: bool | None) -> None:
+    """Fail CI on SELECT * and on uses of PII the query's purpose may not touch.
+
+    \b
+    Exit codes: 0 no findings, 1 findings (of error severity), 2 usage or policy error.
+    Example:
+      veil lint queries/ --purpose analytics
+      dbt compile && veil lint --dbt --format sarif --output veil.sarif
+    """
+    from veil.lint.main import lint_main
+
+    exit_code = lint_main(paths, project_dir, purpose=purpose, dialect=dialect, fmt=fmt, output=output,
+                          jobs=jobs, dbt_mode=dbt_mode, color=output is None and sys.stdout.isatty())
+    sys.exit(exit_code)
+
+
 @main.command("retention")
 @PROJECT_DIR
 @DATABASE

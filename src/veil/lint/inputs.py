@@ -1,0 +1,102 @@
+"""What to lint: plain `.sql` files and folders, or a dbt project's compiled models.
+
+dbt mode reads `target/manifest.json` (run `dbt compile` or `dbt build`
+first): each model's compiled SQL, its purpose from `meta.veil.purpose`
+(settable per folder in `dbt_project.yml`), reported at the model's source
+file. A line of compiled SQL maps back to the source line with the same
+text when there is exactly one; otherwise to the model's first line.
+veil's own generated models are skipped: `veil compile` wrote them from the
+policies and their generated tests prove them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from veil.compile.naming import MODELS_DIR
+from veil.errors import UsageError
+from veil.lint.engine import FileInput
+
+MANIFEST = Path("target") / "manifest.json"
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def sql_files(paths: Iterable[Path], excluded: Callable[[str], bool]) -> list[FileInput]:
+    """Every `.sql` file named or under a named folder, sorted; unreadable bytes are replaced."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.sql") if p.is_file())
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    inputs = []
+    for path in dict.fromkeys(found):
+        display = _display(path)
+        if not excluded(display):
+            inputs.append(FileInput(display, path.read_text(encoding="utf-8", errors="replace")))
+    return inputs
+
+
+@dataclass(frozen=True)
+class LineMap:
+    """Map a compiled line to the unique source line with the same text, else line 1.
+
+    A plain object (not a closure) so files can be linted in worker processes.
+
+    >>> mapper = LineMap("select\\n  a\\nfrom \\"db\\".\\"t\\"", "select\\n  a\\nfrom {{ ref('t') }}")
+    >>> mapper(2), mapper(3)
+    (2, 1)
+    """
+
+    compiled: str
+    source: str
+
+    def __call__(self, line: int) -> int:
+        compiled_lines = self.compiled.splitlines()
+        if not 1 <= line <= len(compiled_lines) or not compiled_lines[line - 1].strip():
+            return 1
+        wanted = compiled_lines[line - 1].strip()
+        candidates = [n for n, text in enumerate(self.source.splitlines(), start=1) if text.strip() == wanted]
+        return candidates[0] if len(candidates) == 1 else 1
+
+
+def _purpose(node: dict) -> str | None:
+    meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
+    veil = meta.get("veil") or {}
+    return veil.get("purpose") if isinstance(veil, dict) else None
+
+
+def dbt_models(project_dir: Path, excluded: Callable[[str], bool]) -> list[FileInput]:
+    """Compiled models of the project's manifest, except veil's generated ones."""
+    path = project_dir / MANIFEST
+    if not path.is_file():
+        raise UsageError(f"{path} not found: run `dbt compile` (or `dbt build`) first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
+    inputs = []
+    for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n.get("original_file_path", "")):
+        original = node.get("original_file_path", "")
+        if node.get("resource_type") != "model" or original.startswith(f"{MODELS_DIR}/"):
+            continue
+        compiled = node.get("compiled_code")
+        if compiled is None:
+            raise UsageError(f"{original}: no compiled SQL in the manifest: run `dbt compile` first")
+        display = _display(project_dir / original)
+        if excluded(display):
+            continue
+        source = node.get("raw_code") or ""
+        inputs.append(FileInput(display, compiled, _purpose(node), LineMap(compiled, source), source))
+    return inputs

@@ -1,0 +1,251 @@
+"""Trace every column a query uses back to the policy table it comes from.
+
+`sqlglot.lineage` follows only the projection, so this walks the scopes
+itself. A *use* is a reference that reaches the query's result:
+
+- any reference in a clause that shapes the rows (JOIN ON, WHERE, GROUP BY,
+  HAVING, QUALIFY, ORDER BY), in any scope, subqueries included;
+- a projection of the outermost query, of each UNION branch (by position),
+  or of a subquery used as a value or predicate (IN, EXISTS, scalar);
+- a projection of a CTE or derived table when an outer use reaches it
+  (so an intermediate column nobody reads is not a use).
+
+Columns resolve through CTEs, derived tables, aliases and stars (expanded
+from the policy schema by sqlglot's qualify); a CTE that shadows a table name
+is the CTE. A reference wrapped in `veil_mask_<strategy>(...)` anywhere on
+its way to the result carries that strategy.
+
+>>> from veil.compile.plan import plan_project
+>>> from veil.policy.load import load_policies
+>>> import sqlglot
+>>> catalog = PolicyCatalog.build(plan_project(load_policies(".")))
+>>> query = analyze(sqlglot.parse_one(
+...     "with u as (select * from raw.users) select veil_mask_hash(email) as e from u where ssn is null",
+...     read="duckdb"), catalog, "duckdb")
+>>> sorted((u.column, u.clause, u.masked_by) for u in query.uses)
+[('email', 'select', 'hash'), ('ssn', 'where', None)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
+
+from veil.lint.catalog import PolicyCatalog, RelationEntry
+
+MASK_PREFIX = "veil_mask_"
+CLAUSES = {"where": "where", "joins": "join", "group": "group by", "having": "having",
+           "qualify": "qualify", "order": "order by", "windows": "window"}
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """A policy column that reaches the result, where and how."""
+
+    entry: RelationEntry
+    column: str            # lower-cased
+    offset: int | None     # character offset of the use in the file, when known
+    clause: str            # select, where, join, group by, having, qualify, order by, window
+    masked_by: str | None  # the veil masking strategy applied on the way, if any
+
+
+@dataclass(frozen=True)
+class TableReference:
+    """A physical relation the query reads."""
+
+    entry: RelationEntry
+    offset: int | None
+    name: str              # as written
+
+
+@dataclass
+class AnalyzedQuery:
+    """One statement: its uses of policy columns and the policy relations it reads."""
+
+    uses: list[ColumnUse] = field(default_factory=list)
+    tables: list[TableReference] = field(default_factory=list)
+    qualified: bool = True    # False when sqlglot could not qualify it (best effort)
+
+
+def node_offset(node: exp.Expression | None) -> int | None:
+    """The start offset of a node's first token that carries a position."""
+    while node is not None:
+        for candidate in (node, getattr(node, "this", None)):
+            meta = getattr(candidate, "meta", None) if isinstance(candidate, exp.Expression) else None
+            if meta and "start" in meta:
+                return meta["start"]
+        node = node.parent
+    return None
+
+
+def _mask_of(node: exp.Expression, stop: exp.Expression) -> str | None:
+    """The strategy of the nearest `veil_mask_*` call around `node`, below `stop`."""
+    current = node.parent
+    while current is not None and current is not stop:
+        if isinstance(current, exp.Anonymous):
+            name = str(current.this).lower()
+            if name.startswith(MASK_PREFIX):
+                return name[len(MASK_PREFIX):]
+        current = current.parent
+    return None
+
+
+def _clause_of(node: exp.Expression, select: exp.Expression) -> str:
+    """Which clause of `select` the node sits in."""
+    child = node
+    while child.parent is not None and child.parent is not select:
+        if isinstance(child.parent, exp.Window) and child.arg_key in {"partition_by", "order"}:
+            return "window"
+        child = child.parent
+    return "select" if child.arg_key == "expressions" else CLAUSES.get(child.arg_key, child.arg_key or "select")
+
+
+def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
+                          tables: list[TableReference]) -> dict[str, RelationEntry]:
+    """Give each physical policy relation its canonical key, keeping what it was called."""
+    by_key: dict[str, RelationEntry] = {}
+    for scope in traverse_scope(statement):
+        for table in scope.tables:
+            if not isinstance(scope.sources.get(table.alias_or_name), exp.Table):
+                continue   # a CTE or derived table of that name
+            parts = [p for p in (table.catalog, table.db, table.name) if p]
+            entry = catalog.lookup(parts)
+            if entry is None:
+                continue
+            tables.append(TableReference(entry, node_offset(table), ".".join(parts)))
+            if not table.alias:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+            table.set("this", exp.to_identifier(entry.key))
+            table.set("db", None)
+            table.set("catalog", None)
+            by_key[entry.key] = entry
+    return by_key
+
+
+class _Tracer:
+    """Resolve columns scope by scope, memoising each (scope, column, mask) demand."""
+
+    def __init__(self, by_key: dict[str, RelationEntry]):
+        self.by_key = by_key
+        self.uses: list[ColumnUse] = []
+        self.seen: set[tuple[int, str, str | None, int | None, str]] = set()
+
+    def reference(self, scope: Scope, column: exp.Column, mask: str | None, origin: int | None, clause: str) -> None:
+        """A column node of `scope`, reaching the result via `clause` at `origin`."""
+        source = scope.sources.get(column.table) if column.table else None
+        if source is None and not column.table:
+            if _refers_to_alias(scope, column):
+                self.demand(scope, column.name, mask, origin, clause)
+                return
+            if len(scope.sources) == 1:
+                source = next(iter(scope.sources.values()))
+        if isinstance(source, exp.Table):
+            entry = self.by_key.get(source.name)
+            if entry is not None:
+                self.uses.append(ColumnUse(entry, column.name.lower(), origin, clause, mask))
+        elif isinstance(source, Scope):
+            self.demand(source, column.name, mask, origin, clause)
+
+    def demand(self, scope: Scope, name: str, mask: str | None, origin: int | None, clause: str) -> None:
+        """An output column of `scope` is used: trace what it is made of."""
+        key = (id(scope), name.lower(), mask, origin, clause)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if isinstance(scope.expression, exp.SetOperation):
+            branches = _branches(scope)
+            names = _output_names(branches[0]) if branches else []
+            if name.lower() in names:
+                index = names.index(name.lower())
+                for branch in branches:
+                    self.demand_position(branch, index, mask, origin, clause)
+            return
+        for index, projection in enumerate(scope.expression.selects):
+            if projection.alias_or_name.lower() == name.lower():
+                self.demand_position(scope, index, mask, origin, clause)
+                return
+
+    def demand_position(self, scope: Scope, index: int, mask: str | None, origin: int | None, clause: str) -> None:
+        if isinstance(scope.expression, exp.SetOperation):
+            for branch in _branches(scope):
+                self.demand_position(branch, index, mask, origin, clause)
+            return
+        selects = scope.expression.selects
+        if index >= len(selects):
+            return
+        projection = selects[index]
+        for column in _own_columns(projection, scope.expression):
+            here = mask or _mask_of(column, scope.expression)
+            self.reference(scope, column, here, origin if origin is not None else node_offset(column), clause)
+
+
+def _refers_to_alias(scope: Scope, column: exp.Column) -> bool:
+    """An unqualified name outside a projection that names one of its aliases (ORDER BY e)."""
+    if not isinstance(scope.expression, exp.Select):
+        return False
+    for projection in scope.expression.selects:
+        if isinstance(projection, exp.Alias) and projection.alias.lower() == column.name.lower():
+            return column.find_ancestor(exp.Alias) is not projection
+    return False
+
+
+def _own_columns(node: exp.Expression, select: exp.Expression) -> list[exp.Column]:
+    """Column nodes under `node` that belong to `select`'s scope (not a nested subquery)."""
+    found = []
+    for column in node.find_all(exp.Column):
+        if isinstance(column.this, exp.Star):
+            continue
+        owner = column.find_ancestor(exp.Select, exp.SetOperation)
+        if owner is select:
+            found.append(column)
+    return found
+
+
+def _branches(scope: Scope) -> list[Scope]:
+    """The SELECT scopes of a set operation, left to right, nested ones flattened."""
+    result = []
+    for branch in scope.set_operation_scopes:
+        result += _branches(branch) if isinstance(branch.expression, exp.SetOperation) else [branch]
+    return result
+
+
+def _output_names(scope: Scope) -> list[str]:
+    if isinstance(scope.expression, exp.SetOperation):
+        branches = _branches(scope)
+        return _output_names(branches[0]) if branches else []
+    return [s.alias_or_name.lower() for s in scope.expression.selects]
+
+
+def _schema(by_key: dict[str, RelationEntry]) -> dict[str, dict[str, str]]:
+    return {key: {column: "TEXT" for column in entry.columns} for key, entry in by_key.items()}
+
+
+def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> AnalyzedQuery:
+    """Uses and relations of one parsed statement (the statement is changed in place)."""
+    query = AnalyzedQuery()
+    by_key = _rename_policy_tables(statement, catalog, query.tables)
+    if not by_key:
+        return query
+    try:
+        qualify(statement, dialect=dialect, schema=_schema(by_key), validate_qualify_columns=False,
+                quote_identifiers=False, identify=False, allow_partial_qualification=True)
+    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+        query.qualified = False
+    tracer = _Tracer(by_key)
+    scopes = traverse_scope(statement)
+    for scope in scopes:
+        expression = scope.expression
+        if isinstance(expression, exp.Select):
+            for column in _own_columns(expression, expression):
+                clause = _clause_of(column, expression)
+                if clause != "select":
+                    tracer.reference(scope, column, _mask_of(column, expression), node_offset(column), clause)
+        if scope is scopes[-1] or scope.scope_type is ScopeType.SUBQUERY:
+            for name in _output_names(scope):
+                tracer.demand(scope, name, None, None, "select")
+    query.uses = tracer.uses
+    return query

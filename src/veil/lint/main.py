@@ -1,0 +1,41 @@
+"""`veil lint` as a function: options in, report out, exit code back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from veil.compile.write import write_atomic
+from veil.errors import UsageError
+from veil.lint.config import load_lint_config
+from veil.lint.findings import Severity
+from veil.lint.formatters import format_result
+from veil.lint.inputs import MANIFEST, dbt_models, sql_files
+from veil.lint.run import make_linter, run_lint
+
+
+def lint_main(paths: tuple[Path, ...], project_dir: Path, *, purpose: str | None = None, dialect: str | None = None,
+              fmt: str = "human", output: Path | None = None, jobs: int | None = None,
+              dbt_mode: bool | None = None, color: bool = False) -> int:
+    """Lint, print or write the report, and return the exit code (0 clean, 1 findings)."""
+    config = load_lint_config(project_dir)
+    if dialect:
+        config = config.model_copy(update={"dialect": dialect})
+    linter = make_linter(project_dir, config, purpose)
+    if purpose and not linter._known_purpose(purpose):
+        raise UsageError(f"--purpose {purpose!r} is not declared in policies/veil.yml")
+    if dbt_mode is None:
+        dbt_mode = not paths and (project_dir / MANIFEST).is_file()
+    inputs = sql_files(paths, config.is_excluded)
+    if dbt_mode:
+        inputs += dbt_models(project_dir, config.is_excluded)
+    if not paths and not dbt_mode:
+        raise UsageError("nothing to lint: name .sql files or folders, or run `dbt compile` and use --dbt")
+    result = run_lint(inputs, linter, project_dir, jobs or config.jobs)
+    report = format_result(result, fmt, color=color and fmt == "human")
+    if output is not None:
+        write_atomic(output, report if report.endswith("\n") else report + "\n")
+    else:
+        click.echo(report)
+    return 1 if any(f.severity is Severity.ERROR for f in result.findings) else 0

@@ -1,0 +1,60 @@
+"""What a rule sees and returns.
+
+A rule is a module-level object with `info` (its code, name and docs, taken
+from the rule's docstring) and `check(statement) -> findings`. Rules never
+raise for bad SQL: unparseable input never reaches them (VL900 reports it).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from veil.lint.catalog import PolicyCatalog
+from veil.lint.findings import RuleInfo, Severity
+from veil.lint.lineage import AnalyzedQuery, ColumnUse
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    """A finding before the engine places it in a file: an offset and a message."""
+
+    offset: int | None
+    message: str
+
+
+@dataclass
+class Statement:
+    """One statement of a file, with everything the rules need."""
+
+    original: exp.Expression      # as parsed (stars intact)
+    query: AnalyzedQuery          # uses and relations, from the qualified copy
+    catalog: PolicyCatalog
+    purpose: str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    info: RuleInfo
+    check: Callable[[Statement], Iterable[RawFinding]] = field(repr=False)
+
+
+def rule(code: str, name: str, severity: Severity = Severity.ERROR) -> Callable[[Callable], Rule]:
+    """Make a rule from a check function; its docstring documents the rule."""
+
+    def wrap(check: Callable[[Statement], Iterable[RawFinding]]) -> Rule:
+        doc = inspect.cleandoc(check.__doc__ or "")
+        summary = doc.split("\n\n", 1)[0].replace("\n", " ")
+        return Rule(RuleInfo(code, name, summary, doc, severity), check)
+
+    return wrap
+
+
+def describe(use: ColumnUse) -> str:
+    """`users.email (source('raw', 'users'))`: the policy column and where it was read."""
+    entry = use.entry
+    where = entry.model.name if entry.model is not None else str(entry.loaded.relation)
+    return f"{entry.table}.{use.column} ({where})"
