@@ -71,13 +71,42 @@ class AnalyzedQuery:
     qualified: bool = True    # False when sqlglot could not qualify it (best effort)
 
 
+ORIGINAL_OFFSET = "veil_offset"
+
+
+def _parts_offset(node: exp.Expression) -> int | None:
+    parts = [node, *(node.args.get(k) for k in ("this", "table", "db", "catalog"))]
+    starts = [p.meta["start"] for p in parts if isinstance(p, exp.Expression) and "start" in p.meta]
+    return min(starts) if starts else None
+
+
+def remember_offsets(statement: exp.Expression) -> None:
+    """Pin each column, table and star to where it was written, before qualify rewrites it.
+
+    A SELECT with a star remembers the star, so the columns qualify expands it
+    into report the star's position.
+    """
+    for node in statement.find_all(exp.Column, exp.Table, exp.Star):
+        offset = _parts_offset(node)
+        if offset is None:
+            continue
+        node.meta[ORIGINAL_OFFSET] = offset
+        select = node.parent if isinstance(node, exp.Star) or isinstance(node.this, exp.Star) else None
+        if isinstance(select, exp.Select):
+            select.meta.setdefault(ORIGINAL_OFFSET, offset)
+
+
 def node_offset(node: exp.Expression | None) -> int | None:
-    """The start offset of a node's first token that carries a position."""
+    """Where a node starts in the file: for `raw.users` or `u.email`, the first part.
+
+    Nodes sqlglot made up (an expanded star) borrow their nearest ancestor's position.
+    """
     while node is not None:
-        for candidate in (node, getattr(node, "this", None)):
-            meta = getattr(candidate, "meta", None) if isinstance(candidate, exp.Expression) else None
-            if meta and "start" in meta:
-                return meta["start"]
+        if ORIGINAL_OFFSET in node.meta:
+            return node.meta[ORIGINAL_OFFSET]
+        offset = _parts_offset(node)
+        if offset is not None:
+            return offset
         node = node.parent
     return None
 
@@ -227,6 +256,7 @@ def _schema(by_key: dict[str, RelationEntry]) -> dict[str, dict[str, str]]:
 def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> AnalyzedQuery:
     """Uses and relations of one parsed statement (the statement is changed in place)."""
     query = AnalyzedQuery()
+    remember_offsets(statement)
     by_key = _rename_policy_tables(statement, catalog, query.tables)
     if not by_key:
         return query
