@@ -220,21 +220,22 @@ class Query:
         pii = [c for c in cols if c.kind == "pii"]
         return self.rng.choice(pii if pii and self.rng.random() < 0.5 else cols)
 
-    def predicate(self, col: Col, qualifier: str = "") -> str:
-        return self.rng.choice(predicates(col, f"{qualifier}{col.name}"))
+    def predicate(self, col: Col, expr: str | None = None) -> str:
+        return self.rng.choice(predicates(col, expr or col.name))
 
     def where(self, rel: Rel, chance: float, qualifier: str = "") -> str:
         """An optional WHERE line on one of the relation's columns."""
         candidates = rel.of("dim", "pii", "num", "time", "flag")
         if not candidates or self.rng.random() >= chance:
             return ""
-        return f"\nwhere {self.predicate(self.pick(candidates), qualifier)}"
+        col = self.pick(candidates)
+        return f"\nwhere {self.predicate(col, qualifier + col.name)}"
 
     def render(self, final: str, inline: bool) -> str:
         header = f"-- veil: purpose={self.purpose}\n"
         if inline:
             return header + self._resolve(final, inline=True) + "\n"
-        ctes = ",\n\n".join(f"{name} as (\n\n{textwrap.indent(body, '    ')}\n\n)"
+        ctes = ",\n\n".join(f"{name} as (\n\n{textwrap.indent(self._resolve(body, inline=False), '    ')}\n\n)"
                             for name, body in self.ctes.items())
         return f"{header}with {ctes}\n\n{self._resolve(final, inline=False)}\n"
 
@@ -247,8 +248,11 @@ class Query:
             return f"(\n{body}\n) as {alias or name}"
         return "\n".join(_indent_continuation(MARKER.sub(replace, line)) for line in text.split("\n"))
 
-    def references(self) -> Counter:
-        return Counter(m.group(1) for body in self.ctes.values() for m in MARKER.finditer(body))
+    def references(self, final: str) -> Counter:
+        """How often each CTE is read: inlining is for CTEs read once."""
+        texts = [*self.ctes.values(), final]
+        return Counter({name: 0 for name in self.ctes}) + Counter(
+            m.group(1) for text in texts for m in MARKER.finditer(text))
 
 
 def _indent_continuation(text: str) -> str:
@@ -309,7 +313,7 @@ def stage(q: Query, family: str) -> Rel:
     where = ""
     if filters and q.rng.random() < 0.35:
         col = q.rng.choice(filters)
-        where = f"\nwhere {q.predicate(col).replace(col.name, relation.renamed.get(col.name, col.name), 1)}"
+        where = f"\nwhere {q.predicate(col, relation.renamed.get(col.name, col.name))}"
     return q.add(family, f"select\n{items(lines)}\nfrom {relation.name}{where}", family, cols)
 
 
@@ -335,11 +339,11 @@ def _projection(rng: random.Random, physical: str, col: Col) -> str:
 PERIODS = {"day": "activity_date", "week": "activity_week", "month": "activity_month"}
 
 
-def aggregate(q: Query, rel: Rel, period: str | None = None) -> Rel:
+def aggregate(q: Query, rel: Rel, period: str | None = None, by_user: bool = False) -> Rel:
     """GROUP BY the user and/or a dimension or period, with measures and sometimes HAVING."""
     groups: list[tuple[str, Col]] = []
     key = rel.first("key")
-    if key and (period or q.rng.random() < 0.7):
+    if key and (by_user or period or q.rng.random() < 0.7):
         groups.append((key.name, key))
     time_col = rel.first("time")
     if period and time_col:
@@ -353,29 +357,32 @@ def aggregate(q: Query, rel: Rel, period: str | None = None) -> Rel:
     if not groups:
         groups.append((key.name, key) if key else (f"date_trunc('month', {time_col.name})",
                                                    Col("activity_month", "time", "DATE")))
-    measures = q.rng.sample(measures_of(rel), k=min(len(measures_of(rel)), q.rng.randint(2, 4)))
+    candidates = measures_of(rel)
+    measures = q.rng.sample(candidates, k=min(len(candidates), q.rng.randint(2, 4)))
     lines = [expr if expr == col.name else f"{expr} as {col.name}" for expr, col in groups]
-    lines += [f"{expr} as {name}" for expr, name, _ in measures]
+    lines += [f"{expr} as {col.name}" for expr, col in measures]
     group_by = (", ".join(str(i + 1) for i in range(len(groups))) if q.rng.random() < 0.5
                 else ", ".join(expr for expr, _ in groups))
     having = f"\nhaving count(*) > {q.rng.choice((1, 2, 5, 10))}" if q.rng.random() < 0.3 else ""
     body = f"select\n{items(lines)}\nfrom {ref(rel)}{q.where(rel, 0.3)}\ngroup by {group_by}{having}"
     suffix = q.rng.choice(("summary", "totals", "rollup", "by_user" if key else "stats"))
-    cols = [c for _, c in groups] + [Col(name, kind, "DOUBLE") for _, name, kind in measures]
+    cols = [c for _, c in groups] + [c for _, c in measures]
     return q.add(f"{rel.root}_{suffix}", body, rel.root, cols)
 
 
-def measures_of(rel: Rel) -> list[tuple[str, str, str]]:
-    """(expression, name, kind) of the aggregates that make sense over `rel`."""
-    out = [("count(*)", f"{rel.root}_count", "num")]
-    out += [(f"sum({c.name})", f"total_{c.name}", "num") for c in rel.of("num")[:1]]
-    out += [(f"avg({c.name})", f"avg_{c.name}", "num") for c in rel.of("num")[:1]]
-    out += [(f"count(distinct {c.name})", f"distinct_{c.name}s", "num") for c in rel.of("id")[:1]]
-    out += [(f"min({c.name})", f"first_{c.name}", "time") for c in rel.of("time")[:1]]
-    out += [(f"max({c.name})", f"last_{c.name}", "time") for c in rel.of("time")[:1]]
-    out += [(f"count(case when {c.name} = '{c.values[-1]}' then 1 end)", f"{c.values[-1]}_count", "num")
+def measures_of(rel: Rel) -> list[tuple[str, Col]]:
+    """(expression, column) of the aggregates that make sense over `rel`."""
+    def num(name: str) -> Col:
+        return Col(name, "num", "DOUBLE")
+    out = [("count(*)", num(f"{rel.root}_count"))]
+    out += [(f"sum({c.name})", num(f"total_{c.name}")) for c in rel.of("num")[:1]]
+    out += [(f"avg({c.name})", num(f"avg_{c.name}")) for c in rel.of("num")[:1]]
+    out += [(f"count(distinct {c.name})", num(f"distinct_{c.name}s")) for c in rel.of("id")[:1]]
+    out += [(f"min({c.name})", Col(f"first_{c.name}", "time", c.type)) for c in rel.of("time")[:1]]
+    out += [(f"max({c.name})", Col(f"last_{c.name}", "time", c.type)) for c in rel.of("time")[:1]]
+    out += [(f"count(case when {c.name} = '{c.values[-1]}' then 1 end)", num(f"{c.values[-1]}_count"))
             for c in rel.of("dim")[:1] if c.values]
-    out += [(f"sum(case when {c.name} then 1 else 0 end)", f"{c.name}_count", "num") for c in rel.of("flag")]
+    out += [(f"sum(case when {c.name} then 1 else 0 end)", num(f"{c.name}_count")) for c in rel.of("flag")]
     return out
 
 
@@ -384,16 +391,17 @@ def window(q: Query, rel: Rel) -> Rel:
     time_col, num = rel.first("time"), rel.first("num")
     part = q.pick(rel.of(*GROUPABLE))
     over = f"partition by {part.name} order by {time_col.name}"
-    options = [(f"row_number() over ({over} desc)", rel.fresh("recency_rank"), "num"),
-               (f"lag({time_col.name}) over ({over})", rel.fresh(f"previous_{time_col.name}"), "time"),
-               (f"count(*) over (partition by {part.name})", rel.fresh(f"{part.name}_rows"), "num")]
+    options = [(f"row_number() over ({over} desc)", Col(rel.fresh("recency_rank"), "num", "BIGINT")),
+               (f"lag({time_col.name}) over ({over})", Col(rel.fresh(f"previous_{time_col.name}"), "time",
+                                                           time_col.type)),
+               (f"count(*) over (partition by {part.name})", Col(rel.fresh(f"{part.name}_rows"), "num", "BIGINT"))]
     if num:
         options.append((f"sum({num.name}) over ({over} rows between unbounded preceding and current row)",
-                        rel.fresh(f"running_{num.name}"), "num"))
+                        Col(rel.fresh(f"running_{num.name}"), "num", "DOUBLE")))
     added = q.rng.sample(options, k=q.rng.randint(1, len(options)))
-    lines = (["*"] if q.take_star() else [c.name for c in rel.cols]) + [f"{e} as {n}" for e, n, _ in added]
+    lines = (["*"] if q.take_star() else [c.name for c in rel.cols]) + [f"{e} as {c.name}" for e, c in added]
     body = f"select\n{items(lines)}\nfrom {ref(rel)}"
-    cols = rel.cols + tuple(Col(n, k, "DOUBLE") for _, n, k in added)
+    cols = rel.cols + tuple(c for _, c in added)
     return q.add(f"{rel.root}_{q.rng.choice(('ranked', 'windowed', 'sequenced'))}", body, rel.root, cols)
 
 
@@ -428,6 +436,8 @@ def bucket(q: Query, rel: Rel) -> Rel:
         grain = q.rng.choice(("week", "month", "quarter"))
         options.append((f"date_trunc('{grain}', {col.name})", Col(rel.fresh(f"{col.name}_{grain}"), "time", "DATE")))
         options.append((f"dayname({col.name})", Col(rel.fresh(f"{col.name}_weekday"), "text")))
+    if not options:
+        return rel
     added = q.rng.sample(options, k=q.rng.randint(1, min(2, len(options))))
     lines = (["*"] if q.take_star() else [c.name for c in rel.cols]) + [f"{e} as {c.name}" for e, c in added]
     body = f"select\n{items(lines)}\nfrom {ref(rel)}{q.where(rel, 0.5)}"
@@ -437,7 +447,8 @@ def bucket(q: Query, rel: Rel) -> Rel:
 
 def semi_join(q: Query, rel: Rel, other: Rel) -> Rel:
     """Rows of `rel` whose user is (not) IN / EXISTS in `other`, or above the average."""
-    cond = q.predicate(q.pick(other.of("dim", "pii", "num", "time", "flag", "key")), "o.")
+    on = q.pick(other.of("dim", "pii", "num", "time", "flag", "key"))
+    cond = q.predicate(on, f"o.{on.name}")
     variant = q.rng.choice(("in", "not in", "exists", "not exists", "scalar"))
     num = rel.first("num")
     if variant == "scalar" and num:
@@ -488,10 +499,11 @@ def join(q: Query, left: Rel, right: Rel) -> Rel:
 def duplicate_accounts(q: Query, users: Rel) -> Rel:
     """Users sharing a PII value: a self-join on it."""
     col = q.rng.choice([c for c in users.of("pii") if c.type == "VARCHAR"])
-    lines = ["a.user_id", "b.user_id as duplicate_user_id", f"a.{col.name}"]
+    created = users.first("time")
+    lines = ["a.user_id", "b.user_id as duplicate_user_id", f"a.{col.name}", f"a.{created.name}"]
     body = (f"select\n{items(lines)}\nfrom {ref(users, 'a')}\ninner join {ref(users, 'b')}\n"
             f"    on a.{col.name} = b.{col.name}\n    and a.user_id < b.user_id")
-    cols = (users.first("key"), Col("duplicate_user_id", "id", "BIGINT"), col)
+    cols = (users.first("key"), Col("duplicate_user_id", "id", "BIGINT"), col, created)
     return q.add("duplicate_accounts", body, "accounts", cols)
 
 
@@ -538,10 +550,7 @@ def pipeline(q: Query) -> Rel:
     rel = stage(q, q.rng.choice(("users",) + FACT_FAMILIES + ("consent",)))
     if any(c.kind == "pii" and c.type == "VARCHAR" for c in rel.cols) and rel.root == "users" and q.rng.random() < 0.4:
         rel = duplicate_accounts(q, rel)
-    steps = [bucket, latest] + ([window] if rel.first("time") else [])
-    for step in q.rng.sample(steps, k=q.rng.randint(1, 2)):
-        if step is latest and not rel.first("time"):
-            continue
+    for step in q.rng.sample((bucket, latest, window), k=q.rng.randint(1, 2)):
         rel = step(q, rel)
     if q.rng.random() < 0.7:
         rel = aggregate(q, rel, q.rng.choice((None, None, "day", "week", "month")))
@@ -554,9 +563,7 @@ def user_rollup(q: Query) -> Rel:
     facts = stage(q, q.rng.choice(FACT_FAMILIES + ("consent",))) if first else None
     users = stage(q, "users")
     facts = facts or stage(q, q.rng.choice(FACT_FAMILIES + ("consent",)))
-    rolled = aggregate(q, facts) if facts.first("key") and q.rng.random() < 0.8 else latest(q, facts)
-    if rolled.first("key") is None:
-        rolled = aggregate(q, facts)
+    rolled = aggregate(q, facts, by_user=True) if q.rng.random() < 0.8 else latest(q, facts)
     rel = join(q, users, rolled)
     return bucket(q, rel) if q.rng.random() < 0.4 else rel
 
@@ -599,7 +606,7 @@ def build_query(rng: random.Random, index: int) -> CorpusQuery:
         shape = rng.choice(SHAPES)
         rel = shape(q)
         final = final_select(q, rel)
-        inline = len(q.ctes) <= 3 and max(q.references().values(), default=1) == 1 and rng.random() < 0.3
+        inline = len(q.ctes) <= 3 and set(q.references(final).values()) == {1} and rng.random() < 0.3
         text = q.render(final, inline)
         if MIN_LINES <= text.count("\n") <= MAX_LINES:
             features = q.features | {shape.__name__} | ({"inline"} if inline else set())
@@ -677,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     failures = check_queries({q.name: q.text for q in queries})
-    print(*failures, sep="\n") if failures else None
+    for failure in failures:
+        print(failure)
     print(f"check: {len(queries) - len(failures)} ok, {len(failures)} failed in {time.perf_counter() - started:.2f}s")
     return 1 if failures else 0
 

@@ -8,7 +8,8 @@ itself. A *use* is a reference that reaches the query's result:
 - a projection of the outermost query, of each UNION branch (by position),
   or of a subquery used as a value or predicate (IN, EXISTS, scalar);
 - a projection of a CTE or derived table when an outer use reaches it
-  (so an intermediate column nobody reads is not a use).
+  (so an intermediate column nobody reads is not a use), or when the rows
+  are matched on it (SELECT DISTINCT, UNION, INTERSECT, EXCEPT).
 
 Columns resolve through CTEs, derived tables, aliases and stars (expanded
 from the policy schema by sqlglot's qualify); a CTE that shadows a table name
@@ -170,8 +171,7 @@ class _Tracer:
             if _refers_to_alias(scope, column):
                 self.demand(scope, column.name, mask, origin, clause)
                 return
-            if len(scope.sources) == 1:
-                source = next(iter(scope.sources.values()))
+            source = self.unique_source(scope, column.name)
         if isinstance(source, exp.Table):
             entry = self.by_key.get(source.name)
             if entry is not None:
@@ -197,6 +197,45 @@ class _Tracer:
             if projection.alias_or_name.lower() == name.lower():
                 self.demand_position(scope, index, mask, origin, clause)
                 return
+        self.demand_through_star(scope, name, mask, origin, clause)
+
+    def has_column(self, source: exp.Table | Scope, name: str) -> bool:
+        if isinstance(source, exp.Table):
+            entry = self.by_key.get(source.name)
+            return entry is not None and name.lower() in entry.columns
+        return isinstance(source, Scope) and name.lower() in _output_names(source)
+
+    def unique_source(self, scope: Scope, name: str) -> exp.Table | Scope | None:
+        """The source of an unqualified column: the only source, or the only one known to have it.
+
+        sqlglot's qualify does this when it knows every table's schema; when a
+        query also reads tables without a policy it cannot, and this fallback
+        uses what the policies know.
+        """
+        sources = list(scope.sources.values())
+        if len(sources) == 1:
+            return sources[0]
+        having = [source for source in sources if self.has_column(source, name)]
+        return having[0] if len(having) == 1 else None
+
+    def demand_through_star(self, scope: Scope, name: str, mask: str | None, origin: int | None,
+                            clause: str) -> None:
+        """A name a star (not expanded by qualify) may provide."""
+        for projection in scope.expression.selects:
+            if isinstance(projection, exp.Star):
+                source = self.unique_source(scope, name)
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                source = scope.sources.get(projection.table)
+            else:
+                continue
+            if source is None or not self.has_column(source, name):
+                continue
+            star_origin = origin if origin is not None else node_offset(projection)
+            if isinstance(source, exp.Table):
+                self.uses.append(ColumnUse(self.by_key[source.name], name.lower(), star_origin, clause, mask))
+            else:
+                self.demand(source, name, mask, star_origin, clause)
+            return
 
     def demand_position(self, scope: Scope, index: int, mask: str | None, origin: int | None, clause: str) -> None:
         if isinstance(scope.expression, exp.SetOperation):
@@ -249,6 +288,18 @@ def _output_names(scope: Scope) -> list[str]:
     return [s.alias_or_name.lower() for s in scope.expression.selects]
 
 
+def _compares_rows(expression: exp.Expression) -> bool:
+    """Rows are matched on every output column: SELECT DISTINCT, UNION, INTERSECT, EXCEPT.
+
+    Those columns decide which rows survive, like a join key, so they are used
+    even when nothing outside reads them (`count(*)` over a DISTINCT of names).
+    """
+    if isinstance(expression, exp.Select):
+        return expression.args.get("distinct") is not None
+    return isinstance(expression, (exp.Intersect, exp.Except)) or (
+        isinstance(expression, exp.Union) and bool(expression.args.get("distinct")))
+
+
 def _schema(by_key: dict[str, RelationEntry]) -> dict[str, dict[str, str]]:
     return {key: {column: "TEXT" for column in entry.columns} for key, entry in by_key.items()}
 
@@ -277,5 +328,8 @@ def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> 
         if scope is scopes[-1] or scope.scope_type is ScopeType.SUBQUERY:
             for name in _output_names(scope):
                 tracer.demand(scope, name, None, None, "select")
+        elif _compares_rows(expression):
+            for index, _ in enumerate(_output_names(scope)):
+                tracer.demand_position(scope, index, None, None, "distinct or set comparison")
     query.uses = tracer.uses
     return query
