@@ -6,6 +6,7 @@ fail on purpose, to prove it can.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 
@@ -18,7 +19,7 @@ from veil.demo.synthetic import generate
 
 pytestmark = pytest.mark.dbt
 
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "policies", "models", "macros")
+PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "pyproject.toml", "policies", "models", "macros")
 DIRECT_PII = {"users": ["name", "email", "phone", "ssn"], "payments": ["card_number"]}
 
 
@@ -183,3 +184,36 @@ def test_retention_dry_run_finds_the_physical_tables_through_the_manifest(refere
     assert result.returncode == 0, result.stderr
     assert 'events ("raw"."events"): would delete' in result.stdout
     assert "would null ip_address in" in result.stdout
+
+
+def test_lint_dbt_project_is_clean(reference):
+    project, _, env, _ = reference
+    result = run("veil", ["lint", "--format", "json"], project, env)
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["summary"]["files"] == 2          # the marts; staging excluded, generated models skipped
+
+
+BAD_MART = """{{ config(materialized='view') }}
+-- a mart that reads the raw users table
+select
+    user_id,
+    email
+from {{ source('raw', 'users') }}
+"""
+
+
+def test_lint_dbt_finds_a_bad_mart_at_its_source_line(reference, tmp_path):
+    project, warehouse, _, _ = reference
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("*.duckdb", "logs"))
+    (copy / "models/marts/bad_mart.sql").write_text(BAD_MART)
+    env = env_for(copy, tmp_path / "copy.duckdb")
+    shutil.copy(warehouse, tmp_path / "copy.duckdb")
+    compiled = run("dbt", ["compile", "--select", "bad_mart"], copy, env)
+    assert compiled.returncode == 0, compiled.stdout[-2000:]
+    result = run("veil", ["lint", "--dbt", "--format", "json"], copy, env)
+    assert result.returncode == 1
+    findings = {(f["path"], f["line"], f["rule"]) for f in json.loads(result.stdout)["findings"]}
+    assert ("models/marts/bad_mart.sql", 5, "VL002") in findings    # `email`, mapped back to its line
+    assert ("models/marts/bad_mart.sql", 1, "VL003") in findings    # the source() line differs once compiled

@@ -66,6 +66,7 @@ FAMILIES = {
 PII_TARGETS = {"users": ("name", "email", "phone", "ssn", "birth_date"),
                "events": ("ip_address",), "payments": ("card_number",)}
 # veil's masking functions a query may call on a raw column: (function, column, alias).
+# Some are not the policy's masking for the query's purpose, which the linter reports.
 MASKINGS = {
     "users": (("veil_mask_domain_only", "email", "email_domain"), ("veil_mask_hash", "email", "email_hash"),
               ("veil_mask_hash", "phone", "phone_hash"), ("veil_mask_year_only", "birth_date", "birth_year"),
@@ -199,6 +200,7 @@ class Query:
         self.purpose = purpose
         self.star_pending = star
         self.pii_pending = pii
+        self.pii_used = False     # read by a clause, not only carried along in a projection
         self.ctes: dict[str, str] = {}
         self.features: set[str] = set()
 
@@ -216,9 +218,11 @@ class Query:
         return False
 
     def pick(self, cols: list[Col]) -> Col:
-        """A column of `cols`, PII half the time when there is some: the uses to lint."""
+        """A column of `cols`: PII not used yet if there is some, PII a third of the time after."""
         pii = [c for c in cols if c.kind == "pii"]
-        return self.rng.choice(pii if pii and self.rng.random() < 0.5 else cols)
+        col = self.rng.choice(pii if pii and (not self.pii_used or self.rng.random() < 0.3) else cols)
+        self.pii_used |= col.kind == "pii"
+        return col
 
     def predicate(self, col: Col, expr: str | None = None) -> str:
         return self.rng.choice(predicates(col, expr or col.name))
@@ -226,7 +230,8 @@ class Query:
     def where(self, rel: Rel, chance: float, qualifier: str = "") -> str:
         """An optional WHERE line on one of the relation's columns."""
         candidates = rel.of("dim", "pii", "num", "time", "flag")
-        if not candidates or self.rng.random() >= chance:
+        unused_pii = rel.of("pii") and not self.pii_used   # before a step that may drop it
+        if not candidates or (self.rng.random() >= chance and not unused_pii):
             return ""
         col = self.pick(candidates)
         return f"\nwhere {self.predicate(col, qualifier + col.name)}"

@@ -81,7 +81,7 @@ def veil_findings(output: Path) -> Callable[[subprocess.CompletedProcess], str]:
         except (OSError, ValueError, KeyError) as error:
             raise ToolError(f"veil lint wrote no usable report ({error}):\n{done.stderr}") from error
         output.unlink()
-        return describe(summary["findings"], summary.get("by_rule", {}))
+        return describe(summary["findings"], summary.get("by_rule", {}), summary["files"])
     return read
 
 
@@ -92,12 +92,12 @@ def sqlfluff_findings(done: subprocess.CompletedProcess) -> str:
     except ValueError as error:
         raise ToolError(f"sqlfluff printed no JSON ({error}):\n{done.stderr}") from error
     codes = Counter(v["code"] for f in files for v in f.get("violations", []))
-    return describe(sum(codes.values()), dict(sorted(codes.items())))
+    return describe(sum(codes.values()), dict(sorted(codes.items())), len(files))
 
 
-def describe(total: int, by_rule: dict[str, int]) -> str:
-    detail = ", ".join(f"{rule} {n}" for rule, n in by_rule.items())
-    return f"{total} ({detail})" if detail else str(total)
+def describe(total: int, by_rule: dict[str, int], files: int) -> str:
+    detail = "".join(f", {rule} {n}" for rule, n in by_rule.items())
+    return f"{total} in {files} files{detail}"
 
 
 def report(rows: list[tuple[str, float, str]], title: str) -> None:

@@ -77,8 +77,9 @@ def _purpose(node: dict) -> str | None:
     return veil.get("purpose") if isinstance(veil, dict) else None
 
 
-def dbt_models(project_dir: Path, excluded: Callable[[str], bool]) -> list[FileInput]:
-    """Compiled models of the project's manifest, except veil's generated ones."""
+def dbt_models(project_dir: Path, excluded: Callable[[str], bool]) -> tuple[list[FileInput], list[str]]:
+    """Compiled models of the project's manifest, except veil's generated ones,
+    and the models that have no compiled SQL (a partial `dbt compile --select`)."""
     path = project_dir / MANIFEST
     if not path.is_file():
         raise UsageError(f"{path} not found: run `dbt compile` (or `dbt build`) first")
@@ -86,17 +87,20 @@ def dbt_models(project_dir: Path, excluded: Callable[[str], bool]) -> list[FileI
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
-    inputs = []
+    inputs, uncompiled = [], []
     for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n.get("original_file_path", "")):
         original = node.get("original_file_path", "")
         if node.get("resource_type") != "model" or original.startswith(f"{MODELS_DIR}/"):
             continue
-        compiled = node.get("compiled_code")
-        if compiled is None:
-            raise UsageError(f"{original}: no compiled SQL in the manifest: run `dbt compile` first")
         display = _display(project_dir / original)
         if excluded(display):
             continue
+        compiled = node.get("compiled_code")
+        if compiled is None:
+            uncompiled.append(display)
+            continue
         source = node.get("raw_code") or ""
         inputs.append(FileInput(display, compiled, _purpose(node), LineMap(compiled, source), source))
-    return inputs
+    if uncompiled and not inputs:
+        raise UsageError(f"{path}: no model has compiled SQL: run `dbt compile` first")
+    return inputs, uncompiled

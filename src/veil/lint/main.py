@@ -29,7 +29,11 @@ def lint_main(paths: tuple[Path, ...], project_dir: Path, *, purpose: str | None
         dbt_mode = not paths and (project_dir / MANIFEST).is_file()
     inputs = sql_files(paths, config.is_excluded)
     if dbt_mode:
-        inputs += dbt_models(project_dir, config.is_excluded)
+        models, uncompiled = dbt_models(project_dir, config.is_excluded)
+        inputs += models
+        if uncompiled:
+            click.echo(f"warning: {len(uncompiled)} models have no compiled SQL in the manifest and were "
+                       f"not linted (run `dbt compile`): {', '.join(uncompiled)}", err=True)
     if not paths and not dbt_mode:
         raise UsageError("nothing to lint: name .sql files or folders, or run `dbt compile` and use --dbt")
     result = run_lint(inputs, linter, project_dir, jobs or config.jobs)
