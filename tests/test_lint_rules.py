@@ -58,3 +58,16 @@ def test_every_rule_has_at_least_eight_cases():
 @pytest.mark.parametrize("rule", RULES, ids=[r.info.code for r in RULES])
 def test_rule_docstring_has_anti_pattern_and_best_practice(rule):
     assert "Anti-pattern:" in rule.info.description and "Best practice:" in rule.info.description
+
+
+def test_typical_queries_are_fully_qualified_not_the_fallback():
+    """The fallback resolution must stay a fallback: sqlglot qualifies ordinary queries."""
+    import sqlglot
+
+    from veil.lint.lineage import analyze
+
+    sql = ("with u as (select * from raw.users), e as (select user_id, ip_address from raw.events) "
+           "select u.country, count(e.ip_address) from u join e using (user_id) group by 1")
+    query = analyze(sqlglot.parse_one(sql, read="duckdb"), LINTER_CATALOG, "duckdb")
+    assert query.qualified
+    assert {(u.column, u.clause) for u in query.uses} >= {("country", "select"), ("ip_address", "select")}

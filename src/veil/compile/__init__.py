@@ -1,49 +1,25 @@
 """Policies -> dbt models, macros and properties: `load -> validate -> plan -> render -> write`.
 
->>> import inspect; list(inspect.signature(compile_project).parameters)
+The stages live in their own modules (`plan`, `render_*`, `write`);
+`compile_project` and `render_project` (in `project`) run them in order.
+They are imported lazily, so a caller that needs only the plan (the linter)
+does not pay for the renderers.
+
+>>> import inspect; from veil.compile import compile_project
+>>> list(inspect.signature(compile_project).parameters)
 ['project_dir', 'check']
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-from veil.compile.checks import check_plan
-from veil.compile.naming import CONSENT_MODEL, MACROS_DIR, MODELS_DIR, model_path
-from veil.compile.plan import ProjectPlan, plan_project
-from veil.compile.render_consent import render_consent_macros, render_consent_model, render_consent_yml
-from veil.compile.render_macros import render_macros
-from veil.compile.render_model import render_model
-from veil.compile.render_retention import render_retention_macros
-from veil.compile.render_yml import render_model_yml
-from veil.compile.write import WriteReport, sync_files
-from veil.policy.load import load_policies
+__all__ = ["compile_project", "render_project"]
 
 
-def render_project(plan: ProjectPlan) -> dict[str, str]:
-    """Every generated file of a plan, by path relative to the project."""
-    policies = plan.policies
-    files = render_macros(policies)
-    files[f"{MACROS_DIR}/veil_retention.sql"] = render_retention_macros(policies)
-    consent = render_consent_macros(policies)
-    if consent is not None:
-        files[f"{MACROS_DIR}/veil_consent.sql"] = consent
-        files[f"{MODELS_DIR}/{CONSENT_MODEL}.sql"] = render_consent_model(policies)
-        files[f"{MODELS_DIR}/{CONSENT_MODEL}.yml"] = render_consent_yml(policies)
-    for model in plan.models:
-        files[model_path(model.audience, model.table.name)] = render_model(model, policies)
-        files[model_path(model.audience, model.table.name, ".yml")] = render_model_yml(model, policies)
-    return dict(sorted(files.items()))
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from veil.compile import project
 
-
-def compile_project(project_dir: str | Path = ".", check: bool = False) -> tuple[ProjectPlan, WriteReport]:
-    """Compile the project's policies; with `check`, only report stale files.
-
-    Raises PolicyError or CompileError before anything is written when any
-    policy is wrong.
-    """
-    project_dir = Path(project_dir)
-    plan = plan_project(load_policies(project_dir))
-    check_plan(plan)
-    files = render_project(plan)
-    return plan, sync_files(project_dir, files, check=check)
+        return getattr(project, name)
+    raise AttributeError(name)

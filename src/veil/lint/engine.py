@@ -23,11 +23,12 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.findings import Finding, RuleInfo
-from veil.lint.lineage import analyze
+from veil.lint.lineage import AnalyzedQuery, analyze
 from veil.lint.rules import PARSE_ERROR, RULES, RawFinding, Rule, Statement
 from veil.lint.text import file_purpose, jinja_position, position, suppressions
 from veil.policy.purposes import PURPOSE_NAME
 
+AS_WRITTEN = {"VL001"}   # rules that need the statement before qualify expands its stars
 UNCOMPILED = ("uncompiled dbt Jinja: compile the dbt project first (`dbt compile`), "
               "then lint the compiled models with `veil lint --dbt`")
 
@@ -115,8 +116,12 @@ class Linter:
             return [(self._rule("VL002"), line, 1,
                      f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml")]
         for original in statements:
-            qualified = original.copy()
-            statement = Statement(original, analyze(qualified, self.catalog, self.config.dialect),
+            # rules that read the tree as written (VL001) run before analyze() rewrites it
+            written = Statement(original, AnalyzedQuery(), self.catalog, purpose)
+            for rule in self.rules:
+                if rule.info.code in AS_WRITTEN:
+                    results += [(rule, *self._place(text, f), f.message) for f in rule.check(written)]
+            statement = Statement(original, analyze(original, self.catalog, self.config.dialect),
                                   self.catalog, purpose)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})
@@ -124,8 +129,8 @@ class Linter:
                     f"reads policy tables ({', '.join(tables)}) but has no purpose: add "
                     "`-- veil: purpose=<purpose>` to the file, pass --purpose, or set meta.veil.purpose")))
             for rule in self.rules:
-                for found in rule.check(statement):
-                    results.append((rule, *self._place(text, found), found.message))
+                if rule.info.code not in AS_WRITTEN:
+                    results += [(rule, *self._place(text, f), f.message) for f in rule.check(statement)]
         return results
 
     def _rule(self, code: str) -> Rule:

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify_columns import qualify_columns
+from sqlglot.optimizer.qualify_tables import qualify_tables
 from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 
 from veil.lint.catalog import PolicyCatalog, RelationEntry
@@ -312,8 +314,11 @@ def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> 
     if not by_key:
         return query
     try:
-        qualify(statement, dialect=dialect, schema=_schema(by_key), validate_qualify_columns=False,
-                quote_identifiers=False, identify=False, allow_partial_qualification=True)
+        # the table and column steps of sqlglot's qualify: all the tracer needs, at half the cost
+        normalized = qualify_tables(normalize_identifiers(statement, dialect=dialect), dialect=dialect)
+        qualify_columns(normalized, schema=_schema(by_key),
+                        dialect=dialect, expand_alias_refs=True, expand_stars=True,
+                        allow_partial_qualification=True)
     except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
         query.qualified = False
     tracer = _Tracer(by_key)

@@ -30,7 +30,7 @@ class RawFinding:
 class Statement:
     """One statement of a file, with everything the rules need."""
 
-    original: exp.Expression      # as parsed (stars intact)
+    original: exp.Expression      # as parsed (stars intact) for rules in AS_WRITTEN, else qualified
     query: AnalyzedQuery          # uses and relations, from the qualified copy
     catalog: PolicyCatalog
     purpose: str | None
