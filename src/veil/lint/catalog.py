@@ -52,6 +52,28 @@ class RelationEntry:
         return next((d for d in self.model.kept if d.name.lower() == name.lower()), None)
 
 
+@dataclass(frozen=True)
+class BaseColumn:
+    """A policy column that an output column of a derived relation carries."""
+
+    entry: RelationEntry
+    column: str
+    masked_by: str | None
+
+
+@dataclass
+class DerivedRelation:
+    """A dbt model that is not a policy table but carries policy columns (a staging view...).
+
+    `columns` maps each output column to the policy columns it is made of, so
+    a query reading `stg_users.email` uses `users.email`.
+    """
+
+    key: str
+    name: str
+    columns: dict[str, list[BaseColumn]]
+
+
 @dataclass
 class PolicyCatalog:
     """Relations by every name a query may use for them (lower-cased)."""
@@ -59,6 +81,7 @@ class PolicyCatalog:
     policies: Policies
     by_name: dict[tuple[str, ...], RelationEntry]
     audience_models: dict[str, dict[str, RelationEntry]]   # purpose -> table -> audience model entry
+    derived: dict[str, DerivedRelation] = field(default_factory=dict)   # lower-cased model name -> relation
 
     @classmethod
     def build(cls, plan: ProjectPlan) -> PolicyCatalog:
@@ -81,9 +104,11 @@ class PolicyCatalog:
                 by_name[(name,)] = entries[0]
         return cls(plan.policies, by_name, audience_models)
 
-    def lookup(self, parts: Sequence[str]) -> RelationEntry | None:
+    def lookup(self, parts: Sequence[str]) -> RelationEntry | DerivedRelation | None:
         """The entry for a possibly qualified name (`catalog.schema.table`, `schema.table`, `table`)."""
         lowered = tuple(p.lower() for p in parts if p)
+        if lowered and lowered[-1] in self.derived and lowered[-1:] not in self.by_name:
+            return self.derived[lowered[-1]]
         for size in (2, 1):
             if len(lowered) >= size and lowered[-size:] in self.by_name:
                 entry = self.by_name[lowered[-size:]]
@@ -91,6 +116,11 @@ class PolicyCatalog:
                     continue   # `other.users` is not `raw.users`
                 return entry
         return None
+
+    def add_derived(self, name: str, columns: dict[str, list[BaseColumn]]) -> None:
+        """Register a model whose outputs carry policy columns."""
+        if columns and (name.lower(),) not in self.by_name:
+            self.derived[name.lower()] = DerivedRelation(f"veil__derived__{name.lower()}", name, columns)
 
     def entries(self) -> list[RelationEntry]:
         return sorted({e.key: e for e in self.by_name.values()}.values(), key=lambda e: e.key)

@@ -38,7 +38,7 @@ from sqlglot.optimizer.qualify_columns import qualify_columns
 from sqlglot.optimizer.qualify_tables import qualify_tables
 from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 
-from veil.lint.catalog import PolicyCatalog, RelationEntry
+from veil.lint.catalog import BaseColumn, DerivedRelation, PolicyCatalog, RelationEntry
 
 MASK_PREFIX = "veil_mask_"
 CLAUSES = {"where": "where", "joins": "join", "group": "group by", "having": "having",
@@ -136,10 +136,13 @@ def _clause_of(node: exp.Expression, select: exp.Expression) -> str:
     return "select" if child.arg_key == "expressions" else CLAUSES.get(child.arg_key, child.arg_key or "select")
 
 
+Known = RelationEntry | DerivedRelation
+
+
 def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
-                          tables: list[TableReference]) -> dict[str, RelationEntry]:
+                          tables: list[TableReference]) -> dict[str, Known]:
     """Give each physical policy relation its canonical key, keeping what it was called."""
-    by_key: dict[str, RelationEntry] = {}
+    by_key: dict[str, Known] = {}
     for scope in traverse_scope(statement):
         for table in scope.tables:
             if not isinstance(scope.sources.get(table.alias_or_name), exp.Table):
@@ -148,7 +151,8 @@ def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
             entry = catalog.lookup(parts)
             if entry is None:
                 continue
-            tables.append(TableReference(entry, node_offset(table), ".".join(parts)))
+            if isinstance(entry, RelationEntry):
+                tables.append(TableReference(entry, node_offset(table), ".".join(parts)))
             if not table.alias:
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
             table.set("this", exp.to_identifier(entry.key))
@@ -161,8 +165,9 @@ def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
 class _Tracer:
     """Resolve columns scope by scope, memoising each (scope, column, mask) demand."""
 
-    def __init__(self, by_key: dict[str, RelationEntry]):
+    def __init__(self, by_key: dict[str, Known]):
         self.by_key = by_key
+        self.qualified = True
         self.uses: list[ColumnUse] = []
         self.seen: set[tuple[int, str, str | None, int | None, str]] = set()
 
@@ -175,9 +180,7 @@ class _Tracer:
                 return
             source = self.unique_source(scope, column.name)
         if isinstance(source, exp.Table):
-            entry = self.by_key.get(source.name)
-            if entry is not None:
-                self.uses.append(ColumnUse(entry, column.name.lower(), origin, clause, mask))
+            self.use_table(source, column.name, mask, origin, clause)
         elif isinstance(source, Scope):
             self.demand(source, column.name, mask, origin, clause)
 
@@ -201,10 +204,19 @@ class _Tracer:
                 return
         self.demand_through_star(scope, name, mask, origin, clause)
 
+    def use_table(self, table: exp.Table, name: str, mask: str | None, origin: int | None, clause: str) -> None:
+        """A column of a physical relation: a policy column, or the ones a derived model carries."""
+        entry = self.by_key.get(table.name)
+        if isinstance(entry, RelationEntry):
+            self.uses.append(ColumnUse(entry, name.lower(), origin, clause, mask))
+        elif isinstance(entry, DerivedRelation):
+            for base in entry.columns.get(name.lower(), []):
+                self.uses.append(ColumnUse(base.entry, base.column, origin, clause, mask or base.masked_by))
+
     def has_column(self, source: exp.Table | Scope, name: str) -> bool:
         if isinstance(source, exp.Table):
             entry = self.by_key.get(source.name)
-            return entry is not None and name.lower() in entry.columns
+            return entry is not None and name.lower() in _columns_of(entry)
         return isinstance(source, Scope) and name.lower() in _output_names(source)
 
     def unique_source(self, scope: Scope, name: str) -> exp.Table | Scope | None:
@@ -234,7 +246,7 @@ class _Tracer:
                 continue
             star_origin = origin if origin is not None else node_offset(projection)
             if isinstance(source, exp.Table):
-                self.uses.append(ColumnUse(self.by_key[source.name], name.lower(), star_origin, clause, mask))
+                self.use_table(source, name, mask, star_origin, clause)
             else:
                 self.demand(source, name, mask, star_origin, clause)
             return
@@ -290,6 +302,18 @@ def _output_names(scope: Scope) -> list[str]:
     return [s.alias_or_name.lower() for s in scope.expression.selects]
 
 
+def _qualify(statement: exp.Expression, by_key: dict[str, Known], dialect: str) -> bool:
+    """Qualify columns and expand stars from the policy schemas; False if sqlglot gave up."""
+    try:
+        # the table and column steps of sqlglot's qualify: all the tracer needs
+        normalized = qualify_tables(normalize_identifiers(statement, dialect=dialect), dialect=dialect)
+        qualify_columns(normalized, schema=_schema(by_key), dialect=dialect, expand_alias_refs=True,
+                        expand_stars=True, allow_partial_qualification=True)
+        return True
+    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+        return False
+
+
 def _compares_rows(expression: exp.Expression) -> bool:
     """Rows are matched on every output column: SELECT DISTINCT, UNION, INTERSECT, EXCEPT.
 
@@ -302,27 +326,51 @@ def _compares_rows(expression: exp.Expression) -> bool:
         isinstance(expression, exp.Union) and bool(expression.args.get("distinct")))
 
 
-def _schema(by_key: dict[str, RelationEntry]) -> dict[str, dict[str, str]]:
-    return {key: {column: "TEXT" for column in entry.columns} for key, entry in by_key.items()}
+def _columns_of(entry: Known) -> list[str]:
+    return list(entry.columns)
+
+
+def _schema(by_key: dict[str, Known]) -> dict[str, dict[str, str]]:
+    return {key: {column: "TEXT" for column in _columns_of(entry)} for key, entry in by_key.items()}
+
+
+def output_columns(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> dict[str, list[BaseColumn]]:
+    """What each output column of a statement carries: the policy columns it is made of.
+
+    Used to register a dbt model as a derived relation (see `PolicyCatalog.add_derived`).
+    """
+    by_key, scopes, tracer = _prepare(statement, catalog, dialect, [])
+    outputs: dict[str, list[BaseColumn]] = {}
+    if not by_key or not scopes:
+        return outputs
+    for name in _output_names(scopes[-1]):
+        tracer.uses, tracer.seen = [], set()
+        tracer.demand(scopes[-1], name, None, None, "select")
+        carried = {(u.entry.key, u.column, u.masked_by): BaseColumn(u.entry, u.column, u.masked_by) for u in tracer.uses}
+        if carried:
+            outputs[name] = list(carried.values())
+    return outputs
+
+
+def _prepare(statement: exp.Expression, catalog: PolicyCatalog, dialect: str,
+             tables: list[TableReference]) -> tuple[dict[str, Known], list[Scope], _Tracer]:
+    remember_offsets(statement)
+    by_key = _rename_policy_tables(statement, catalog, tables)
+    qualified = True
+    if by_key:
+        qualified = _qualify(statement, by_key, dialect)
+    tracer = _Tracer(by_key)
+    tracer.qualified = qualified
+    return by_key, traverse_scope(statement) if by_key else [], tracer
 
 
 def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> AnalyzedQuery:
     """Uses and relations of one parsed statement (the statement is changed in place)."""
     query = AnalyzedQuery()
-    remember_offsets(statement)
-    by_key = _rename_policy_tables(statement, catalog, query.tables)
+    by_key, scopes, tracer = _prepare(statement, catalog, dialect, query.tables)
+    query.qualified = tracer.qualified
     if not by_key:
         return query
-    try:
-        # the table and column steps of sqlglot's qualify: all the tracer needs, at half the cost
-        normalized = qualify_tables(normalize_identifiers(statement, dialect=dialect), dialect=dialect)
-        qualify_columns(normalized, schema=_schema(by_key),
-                        dialect=dialect, expand_alias_refs=True, expand_stars=True,
-                        allow_partial_qualification=True)
-    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
-        query.qualified = False
-    tracer = _Tracer(by_key)
-    scopes = traverse_scope(statement)
     for scope in scopes:
         expression = scope.expression
         if isinstance(expression, exp.Select):

@@ -12,7 +12,9 @@ from pathlib import Path
 from veil.compile.plan import plan_project
 from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
+from veil.lint.derived import add_dbt_models
 from veil.lint.engine import FileInput, Linter
+from veil.lint.inputs import MANIFEST
 from veil.lint.findings import Finding, LintResult
 from veil.policy.load import load_policies
 
@@ -20,7 +22,12 @@ _worker: Linter | None = None
 
 
 def make_linter(project_dir: Path, config: LintConfig, purpose: str | None) -> Linter:
-    return Linter(PolicyCatalog.build(plan_project(load_policies(project_dir))), config, purpose)
+    """A linter over the project's policies, and its dbt models when a manifest exists."""
+    catalog = PolicyCatalog.build(plan_project(load_policies(project_dir)))
+    manifest = project_dir / MANIFEST
+    if manifest.is_file():
+        add_dbt_models(catalog, manifest, config.dialect)
+    return Linter(catalog, config, purpose)
 
 
 def _init_worker(project_dir: Path, config: LintConfig, purpose: str | None) -> None:
