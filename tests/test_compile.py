@@ -35,14 +35,14 @@ def project(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def built():
+def built(tmp_path_factory):
     """Every reference audience model, rendered offline and built on tiny_raw.sql."""
     policies = load_policies(REPO)
     plan = plan_project(policies)
     macros = {path: text for path, text in render_project(plan).items() if path.startswith("macros/")}
     con = duckdb.connect()
     con.execute((FIXTURES / "tiny_raw.sql").read_text())
-    register_functions(con, bytes.fromhex(TEST_KEY_HEX))
+    register_functions(con, bytes.fromhex(TEST_KEY_HEX), {"VEIL_VAULT": str(tmp_path_factory.mktemp("vault") / "v.duckdb")})
     files = render_project(plan)
     clock = {"veil_as_of": "2026-10-10"}
     con.execute("CREATE TABLE veil_consent_current AS "
@@ -93,10 +93,10 @@ def test_removed_policy_removes_its_models_but_not_foreign_files(project):
     compile_project(project)
     foreign = project / "models/veil/analyst/my_notes.sql"
     foreign.write_text("select 1")
-    (project / "policies/tables/payments.yml").unlink()
+    (project / "policies/tables/events.yml").unlink()
     _, report = compile_project(project)
-    assert "models/veil/analyst/analyst__payments.sql" in report.removed
-    assert not (project / "models/veil/analyst/analyst__payments.sql").exists()
+    assert "models/veil/analyst/analyst__events.sql" in report.removed
+    assert not (project / "models/veil/analyst/analyst__events.sql").exists()
     assert foreign.exists() and report.foreign == ["models/veil/analyst/my_notes.sql"]
 
 
@@ -141,13 +141,26 @@ def test_keyed_pseudonyms_join_across_tables(built):
                      "WHERE a.device_id = m.device_id")[0][0] == 3   # events 10-12; 13 erased, 14 NULL
 
 
-def test_support_sees_last4_and_analyst_never_sees_cards(built):
+def test_cards_are_fpe_tokens_for_analysts_and_revealed_to_support(built):
     con, _ = built
-    assert "card_number" not in [c[0] for c in con.execute("DESCRIBE analyst__payments").fetchall()]
-    cards = {r[0] for r in rows(con, "SELECT card_number FROM support__payments")}
-    assert cards == {"XXXXXXXXXXXX1111"}
+    from veil.crypto.fpe import is_luhn_valid
+
+    analyst = dict(rows(con, "SELECT payment_id, card_number FROM analyst__payments"))
+    support = dict(rows(con, "SELECT payment_id, card_number FROM support__payments"))
+    assert support == {100: "4111111111111111"}                       # may_reveal: the original
+    token = analyst[100]
+    assert token != support[100] and len(token) == 16 and token.isdigit()
+    assert token[-4:] == "1111" and not is_luhn_valid(token)         # keep_last 4, luhn invalid
+    ml = dict(rows(con, "SELECT payment_id, card_number FROM ml__payments"))
+    assert ml[100] not in (token, support[100]) and ml[100][-4:] == "1111"   # a vault token
+
+
+def test_ssn_is_encrypted_for_support_and_absent_for_analysts(built):
+    con, _ = built
+    assert "ssn" not in [c[0] for c in con.execute("DESCRIBE analyst__users").fetchall()]
     ssns = {r[0] for r in rows(con, "SELECT ssn FROM support__users WHERE ssn IS NOT NULL")}
-    assert ssns == {"XXX-XX-6789", "XXX-XX-7890", "12"}
+    assert ssns and all(s.startswith("veil1:encrypt:v1:") for s in ssns)
+    assert not ssns & set(RAW_DIRECT_PII["ssn"])
 
 
 def test_ip_subnets(built):

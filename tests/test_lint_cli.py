@@ -88,4 +88,4 @@ def test_bad_config_exits_2(project):
 def test_purpose_option_overrides_the_comment(project):
     result = lint("queries/pii.sql", "--purpose", "customer_support", "--format", "json")
     messages = [f["message"] for f in json.loads(result.output)["findings"] if f["rule"] == "VL002"]
-    assert messages and all("only through veil_mask_last4()" in m for m in messages)
+    assert messages and all("only through veil_mask_encrypt()" in m for m in messages)

@@ -132,7 +132,8 @@ ORACLES = {
 
 def test_registry_names_in_order():
     assert list(STRATEGIES) == [
-        "domain_only", "drop", "hash", "last4", "null", "redact", "subnet_only", "year_only", "zip3",
+        "domain_only", "drop", "encrypt", "fpe", "hash", "last4", "null", "redact", "subnet_only", "tokenize",
+        "year_only", "zip3",
     ]  # fmt: skip
     assert all(STRATEGIES[name].name == name for name in STRATEGIES)
 
@@ -148,7 +149,9 @@ def test_metadata():
     assert get_strategy("domain_only").fits == frozenset({TypeFamily.TEXT})
     assert get_strategy("year_only").fits == frozenset({TypeFamily.TEMPORAL})
     assert get_strategy("hash").fits is None and get_strategy("drop").fits is None
-    assert all(s.options == frozenset() and s.description for s in STRATEGIES.values())
+    assert all(s.description for s in STRATEGIES.values())
+    assert {n for n, s in STRATEGIES.items() if s.options} == {"fpe", "tokenize"}
+    assert {n for n, s in STRATEGIES.items() if s.reversible} == {"fpe", "tokenize", "encrypt"}
     assert get_strategy("year_only").fits_type(ColumnType.TIMESTAMP)
     assert not get_strategy("zip3").fits_type(ColumnType.INTEGER)
     assert get_strategy("zip3").fits_type(None)
@@ -162,7 +165,7 @@ def test_unknown_options_are_rejected():
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_keyed_strategies_and_only_they_call_the_hmac_function(name):
     strategy = get_strategy(name)
-    masked = strategy.build(exp.column("v"), MaskContext())
+    masked = strategy.build(exp.column("v"), MaskContext(table="t", column="v"))
     nodes = [] if masked is None else list(masked.walk())
     calls = [n for n in nodes if isinstance(n, exp.Anonymous) and n.name == HMAC_FUNCTION]
     assert bool(calls) == strategy.keyed
@@ -194,7 +197,8 @@ def _cases():
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
 @pytest.mark.parametrize("name, column_type", list(_cases()))
 def test_renders_and_reparses(name, column_type, dialect):
-    masked = get_strategy(name).build(exp.column("v", table="t"), MaskContext(column_type=column_type))
+    masked = get_strategy(name).build(exp.column("v", table="t"), MaskContext(column_type=column_type, table="t",
+                                                                             column="v"))
     if masked is None:
         assert name == "drop"
         return

@@ -223,23 +223,118 @@ def retention_command(project_dir: Path, database: Path | None, as_of: str | Non
 
 @main.group("keys")
 def keys_group() -> None:
-    """Manage the keys of keyed strategies (hash, domain_only)."""
+    """Manage veil's keys: a keyring of named, versioned data keys wrapped by a key-encryption key."""
+
+
+KEYRING_PATH = click.option("--keyring", "keyring_path", type=click.Path(dir_okay=False, path_type=Path),
+                            default=None, help="The keyring file (default: VEIL_KEYRING, else .veil/keyring.json).")
+
+
+def _keyring_path(keyring_path: Path | None) -> Path:
+    import os
+
+    from veil.keyring import DEFAULT_KEYRING, KEYRING_ENV
+
+    return keyring_path or Path(os.environ.get(KEYRING_ENV) or DEFAULT_KEYRING)
 
 
 @keys_group.command("init")
-@click.option("--path", "key_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".veil/dev.key"), show_default=True, help="Where to write the key.")
+@KEYRING_PATH
 @reports_errors
-def keys_init_command(key_path: Path) -> None:
-    """Create a local development key file (0600; never commit it).
+def keys_init_command(keyring_path: Path | None) -> None:
+    """Create a development keyring (0600) and its local key-encryption key; keep an existing one.
 
     \b
     Example:
-      veil keys init && export VEIL_KEY_FILE=$PWD/.veil/dev.key
+      veil keys init && export VEIL_KEYRING=$PWD/.veil/keyring.json
     """
-    from veil.keys import generate_key_file
+    from veil.keyring import init_keyring
 
-    existed = key_path.exists()
-    generate_key_file(key_path)
-    click.echo(f"{'kept existing' if existed else 'created'} development key {key_path}; "
-               f"use it with: export VEIL_KEY_FILE={key_path.resolve()}")
+    path = _keyring_path(keyring_path)
+    if path.exists():
+        click.echo(f"kept existing keyring {path}")
+        return
+    init_keyring(path)
+    click.echo(f"created keyring {path} (keys: hmac, fpe, vault, encrypt; each wrapped by {path.parent}/master.key)\n"
+               f"use it with: export VEIL_KEYRING={path.resolve()}")
+
+
+@keys_group.command("rotate")
+@click.argument("name")
+@KEYRING_PATH
+@reports_errors
+def keys_rotate_command(name: str, keyring_path: Path | None) -> None:
+    """Add a new version of key NAME and make it primary; old versions still decrypt.
+
+    \b
+    Example:
+      veil keys rotate encrypt && veil keys reencrypt
+    """
+    from veil.keyring import rotate_key
+
+    key = rotate_key(_keyring_path(keyring_path), name)
+    click.echo(f"{key.key_id} is now the primary version of {name}")
+
+
+@keys_group.command("reencrypt")
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def keys_reencrypt_command(project_dir: Path, database: Path | None) -> None:
+    """Rewrite vault entries and stored ciphertexts to the primary key versions (resumable).
+
+    \b
+    Example:
+      veil keys reencrypt
+    """
+    import duckdb
+
+    from veil.compile.plan import plan_project
+    from veil.keyring import load_keyring
+    from veil.policy.load import load_policies
+    from veil.reencrypt import reencrypt_warehouse
+    from veil.relations import PhysicalRelations
+    from veil.vault import Vault, vault_path
+    from veil.warehouse import resolve_database
+
+    keyring = load_keyring()
+    if keyring is None:
+        raise UsageError("no keys: set VEIL_KEYRING (see `veil keys init`) or VEIL_KEY")
+    path = vault_path()
+    if path.is_file():
+        vault = Vault(path, keyring)
+        click.echo(f"vault {path}: re-sealed {vault.reencrypt()} entries")
+        vault.close()
+    plan = plan_project(load_policies(project_dir))
+    warehouse = resolve_database(project_dir, database)
+    if warehouse.is_file():
+        with duckdb.connect(str(warehouse)) as con:
+            for done in reencrypt_warehouse(plan, con, PhysicalRelations.for_project(project_dir, con), keyring):
+                click.echo(f"{done.where}: re-sealed {done.rows} values")
+
+
+@main.command("reveal")
+@click.argument("values", nargs=-1, required=True)
+@click.option("--audience", required=True, help="The audience asking (must have the column in may_reveal).")
+@click.option("--table", required=True, help="The policy table of the values.")
+@click.option("--column", required=True, help="The column the values come from.")
+@click.option("--reason", required=True, help="Why the originals are needed (audited).")
+@PROJECT_DIR
+@reports_errors
+def reveal_command(values: tuple[str, ...], audience: str, table: str, column: str, reason: str,
+                   project_dir: Path) -> None:
+    """Print the originals of tokens or ciphertexts, for an authorized audience; every call is audited.
+
+    \b
+    Exit 1 (and an audited refusal) when the audience may not reveal the column.
+    Example:
+      veil reveal --audience support --table payments --column card_number \\
+        --reason "ticket 4711: customer disputes a charge" 4929-1234-5678-9012
+    """
+    from veil.keyring import load_keyring
+    from veil.policy.load import load_policies
+    from veil.reveal import RevealRequest, reveal
+
+    policies = load_policies(project_dir)
+    for original in reveal(policies, load_keyring(), RevealRequest(audience, table, column, values, reason)):
+        click.echo(original)

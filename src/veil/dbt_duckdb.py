@@ -25,11 +25,16 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from veil.duckdb_functions import register_functions
-from veil.keys import KEY_ENV, KEY_FILE_ENV, load_key
+from veil.keyring import KEYRING_ENV, load_keyring
+from veil.keys import KEY_ENV, KEY_FILE_ENV
 
 
 class Plugin(BasePlugin):
-    """Registers `veil_hmac_sha256` and the `veil_mask_*` functions on each connection and cursor.
+    """Registers veil's SQL functions on each connection and cursor: the keyed HMAC,
+    the `veil_mask_*` masking functions and the reversible ones (fpe, tokenize, encrypt).
+
+    Keys come from VEIL_KEYRING (or VEIL_KEY / VEIL_KEY_FILE, or the plugin's
+    `key_file` setting, or `.veil/keyring.json`), read once when dbt starts.
 
     >>> import duckdb
     >>> plugin = Plugin("veil", {})
@@ -39,17 +44,16 @@ class Plugin(BasePlugin):
     (1,)
     """
 
-    key: bytes | None
-
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         env: dict[str, str] = dict(os.environ)
         key_file = plugin_config.get("key_file")
-        if key_file and not (env.get(KEY_ENV) or env.get(KEY_FILE_ENV)):
+        if key_file and not (env.get(KEY_ENV) or env.get(KEY_FILE_ENV) or env.get(KEYRING_ENV)):
             env[KEY_FILE_ENV] = str(key_file)
-        self.key = load_key(env)
+        self.env = env
+        self.keyring = load_keyring(env)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        register_functions(conn, self.key)
+        register_functions(conn, self.keyring, self.env)
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
-        register_functions(cursor, self.key)
+        register_functions(cursor, self.keyring, self.env)

@@ -15,9 +15,13 @@ expression costs. The dbt-duckdb plugin registers them on every connection.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from duckdb import DuckDBPyConnection
 from sqlglot import exp
 
+from veil.duckdb_udfs import register_crypto_functions
 from veil.hmac_sql import register_hmac
 from veil.strategies import STRATEGIES, MaskContext
 
@@ -32,7 +36,7 @@ def mask_function(strategy: str) -> str:
 
 def function_strategies() -> list[str]:
     """Strategies that exist as SQL functions."""
-    return [name for name in sorted(STRATEGIES) if name not in NO_FUNCTION]
+    return [name for name in sorted(STRATEGIES) if name not in NO_FUNCTION and not STRATEGIES[name].reversible]
 
 
 def macro_body(strategy: str) -> str:
@@ -40,8 +44,22 @@ def macro_body(strategy: str) -> str:
     return STRATEGIES[strategy].build(exp.column(ARGUMENT), MaskContext()).sql(dialect="duckdb")
 
 
-def register_functions(conn: DuckDBPyConnection, key: bytes | None) -> None:
-    """Register the keyed HMAC and every masking function (idempotent)."""
-    register_hmac(conn, key)
+def as_keyring(keys):
+    """A Keyring from a Keyring, raw 32-byte key (as VEIL_KEY would give) or None."""
+    if isinstance(keys, (bytes, bytearray)):
+        from veil.keyring import keyring_from_key
+
+        return keyring_from_key(bytes(keys))
+    return keys
+
+
+def register_functions(conn: DuckDBPyConnection, keys, env: Mapping[str, str] = os.environ) -> None:
+    """Register the keyed HMAC, every masking function and the reversible ones (idempotent).
+
+    `keys`: a veil.keyring.Keyring, a raw 32-byte key, or None (keyed functions then fail when used).
+    """
+    keyring = as_keyring(keys)
+    register_hmac(conn, keyring.primary("hmac").material if keyring is not None else None)
+    register_crypto_functions(conn, keyring, env)
     for strategy in function_strategies():
         conn.execute(f"CREATE OR REPLACE TEMP MACRO {mask_function(strategy)}({ARGUMENT}) AS {macro_body(strategy)}")

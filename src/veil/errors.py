@@ -54,3 +54,7 @@ class KeyConfigError(VeilError):
 
 class UsageError(VeilError):
     """A command was called with arguments that cannot work."""
+
+
+class DecryptionError(VeilError):
+    """A ciphertext or token cannot be reversed: altered, misplaced, or its key is unknown."""

@@ -5,7 +5,7 @@
 SELECT
   src.payment_id AS payment_id,
   src.user_id AS user_id,
-  {{ veil_mask_last4('src.card_number') }} AS card_number,
+  src.card_number AS card_number,
   src.amount AS amount,
   src.currency AS currency,
   src.paid_at AS paid_at

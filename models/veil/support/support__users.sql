@@ -2,15 +2,27 @@
 -- audience support (purpose customer_support) over source('raw', 'users'); policy policies/tables/users.yml
 {{ config(materialized='table') }}
 
+WITH masked__ssn AS (
+  SELECT
+    ssn AS raw_value,
+    VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), 'users.ssn') AS masked_value
+  FROM (
+    SELECT DISTINCT
+      ssn
+    FROM {{ source('raw', 'users') }} AS distinct_source
+  ) AS distinct_values
+)
 SELECT
   src.user_id AS user_id,
   src.name AS name,
   src.email AS email,
   {{ veil_mask_last4('src.phone') }} AS phone,
-  {{ veil_mask_last4('src.ssn') }} AS ssn,
+  masked__ssn.masked_value AS ssn,
   {{ veil_mask_year_only('src.birth_date') }} AS birth_date,
   src.country AS country,
   src.created_at AS created_at
 FROM {{ source('raw', 'users') }} AS src
+LEFT JOIN masked__ssn
+  ON src.ssn = masked__ssn.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}

@@ -51,8 +51,13 @@ class ColumnDecision:
         return self.column.name
 
 
-def decide(column: ColumnPolicy, purpose: str) -> ColumnDecision:
-    """Apply the first-match-wins rule to one column for one purpose."""
+def decide(column: ColumnPolicy, purpose: str, reveal: bool = False) -> ColumnDecision:
+    """Apply the first-match-wins rule to one column for one purpose.
+
+    `reveal`: the audience may reveal this column (`may_reveal`), so it gets the original.
+    """
+    if reveal:
+        return ColumnDecision(column, Action.RAW, "may_reveal grants this audience the original")
     handling = column.data_handling
     masked_for = nearest(purpose, handling.masking)
     if masked_for is not None:
@@ -117,9 +122,12 @@ def plan_project(policies: Policies) -> ProjectPlan:
     """Plan every audience model of the project."""
     models, skipped = [], []
     for audience in policies.audience_names():
-        purpose = policies.project.audiences[audience].purpose
+        spec = policies.project.audiences[audience]
+        purpose = spec.purpose
+        reveals = {target.lower() for target in spec.may_reveal}
         for table in policies.table_list():
-            decisions = tuple(decide(column, purpose) for column in table.policy.columns)
+            decisions = tuple(decide(column, purpose, f"{table.name}.{column.name}".lower() in reveals)
+                              for column in table.policy.columns)
             model = ModelPlan(audience, purpose, table, decisions)
             if model.kept:
                 models.append(model)

@@ -21,6 +21,7 @@ from veil.strategies import STRATEGIES, MaskContext
 ARGUMENT = "column"
 DIALECT_BODIES = (("duckdb", "duckdb"), ("default", "postgres"))
 NOT_MACROS = {"drop", "null"}   # drop removes the column; null is inlined with its type
+# reversible strategies (fpe, tokenize, encrypt) are inlined too: they take options and their column
 
 
 def dispatching_macro(name: str, arguments: str, bodies: dict[str, str], doc: str) -> str:
@@ -54,7 +55,8 @@ def _masking_macro(strategy_name: str) -> str:
 
 def render_masking_macros() -> str:
     """`macros/veil/veil_masking.sql`: one dispatching macro per strategy."""
-    macros = [_masking_macro(name) for name in sorted(STRATEGIES) if name not in NOT_MACROS]
+    macros = [_masking_macro(name) for name in sorted(STRATEGIES)
+              if name not in NOT_MACROS and not STRATEGIES[name].reversible]
     return "\n\n".join([SQL_HEADER, *macros]) + "\n"
 
 

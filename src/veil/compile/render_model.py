@@ -38,20 +38,23 @@ from veil.strategies import MaskContext, get_strategy
 SOURCE_ALIAS = "src"
 RAW_VALUE = "raw_value"
 MASKED_VALUE = "masked_value"
-INLINE_STRATEGIES = {"null"}   # typed NULL: no macro needed, the type is known here
+def _inline(strategy: str) -> bool:
+    """Strategies written into the model itself, not through a dbt macro: a typed NULL
+    (the type is known here) and the reversible ones (options and table.column as arguments)."""
+    return strategy == "null" or get_strategy(strategy).reversible
 
 
 def _per_distinct(decision: ColumnDecision) -> bool:
     return decision.action is Action.MASK and get_strategy(decision.strategy).once_per_distinct_value
 
 
-def _masked(decision: ColumnDecision, dialect: str) -> exp.Expression:
-    """The masking call for a column of the source alias."""
-    source_column = sql.column(SOURCE_ALIAS, decision.name)
-    if decision.strategy in INLINE_STRATEGIES:
-        context = MaskContext(options=dict(decision.options), column_type=decision.column.type)
-        return get_strategy(decision.strategy).build(source_column, context)
-    return sql.macro_call(mask_macro(decision.strategy), source_column.sql(dialect=dialect))
+def masked(decision: ColumnDecision, table: str, column: exp.Column, dialect: str) -> exp.Expression:
+    """The masking of `column` (a reference to the decision's column) for a model."""
+    if _inline(decision.strategy):
+        context = MaskContext(options=dict(decision.options), column_type=decision.column.type,
+                              table=table, column=decision.name)
+        return get_strategy(decision.strategy).build(column, context)
+    return sql.macro_call(mask_macro(decision.strategy), column.sql(dialect=dialect))
 
 
 def column_expiry_days(decision: ColumnDecision, model: ModelPlan, policies: Policies) -> int | None:
@@ -69,7 +72,7 @@ def _projection(decision: ColumnDecision, model: ModelPlan, policies: Policies, 
     elif _per_distinct(decision):
         value = sql.column(lookup_cte(decision.name), MASKED_VALUE)
     else:
-        value = _masked(decision, dialect)
+        value = masked(decision, model.table.name, sql.column(SOURCE_ALIAS, decision.name), dialect)
     days = column_expiry_days(decision, model, policies)
     if days is not None:
         event_time = sql.column_sql(SOURCE_ALIAS, model.table.policy.event_time, dialect)
@@ -82,8 +85,8 @@ def _distinct_lookup(model: ModelPlan, decision: ColumnDecision, dialect: str) -
     """Distinct raw values of a column with their masked value."""
     raw = sql.column(None, decision.name)
     distinct = exp.select(raw).distinct().from_(sql.relation_table(model.table.relation.jinja, "distinct_source"))
-    masked = sql.macro_call(mask_macro(decision.strategy), raw.sql(dialect=dialect))
-    return exp.select(exp.alias_(raw.copy(), RAW_VALUE), exp.alias_(masked, MASKED_VALUE)).from_(
+    value = masked(decision, model.table.name, raw.copy(), dialect)
+    return exp.select(exp.alias_(raw.copy(), RAW_VALUE), exp.alias_(value, MASKED_VALUE)).from_(
         exp.Subquery(this=distinct, alias=exp.TableAlias(this=exp.to_identifier("distinct_values"))))
 
 

@@ -55,6 +55,8 @@ class AudienceSpec(_Strict):
 
     purpose: str = Field(description="the purpose every model of this audience serves")
     description: str | None = None
+    may_reveal: list[str] = Field(default_factory=list,
+                                  description="<table>.<column> this audience may see unmasked and reveal")
 
 
 class ConsentSpec(_Strict):

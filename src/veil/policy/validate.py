@@ -15,7 +15,9 @@ from veil.policy.models import ColumnPolicy
 from veil.policy.purposes import PURPOSE_NAME
 from veil.policy.relation import parse_relation
 from veil.policy.yaml_lines import line_of
-from veil.strategies import STRATEGIES
+from sqlglot import exp
+
+from veil.strategies import STRATEGIES, MaskContext
 from veil.types import TypeFamily
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -38,6 +40,13 @@ def _project_problems(policies: Policies) -> Iterator[Problem]:
         if audience.purpose not in project.purposes:
             yield Problem(path, at("audiences", name, "purpose"), f"audiences.{name}.purpose",
                           f"unknown purpose {audience.purpose!r}; declare it under `purposes:`")
+    for name, audience in project.audiences.items():
+        for index, target in enumerate(audience.may_reveal):
+            table, _, column = target.partition(".")
+            loaded = policies.tables.get(table)
+            if loaded is None or not column or loaded.policy.column(column) is None:
+                yield Problem(path, at("audiences", name, "may_reveal", index), f"audiences.{name}.may_reveal",
+                              f"{target!r} is not a <table>.<column> of the policies")
     for key in ("consent", "erasure"):
         spec = getattr(project, key)
         if spec is not None:
@@ -82,6 +91,11 @@ def _strategy_problems(table: LoadedTable, column: ColumnPolicy, index: int) -> 
         if unknown:
             yield Problem(table.path, table.line(loc), key,
                           f"strategy {rule.strategy!r} takes no option {', '.join(map(repr, unknown))}")
+        else:
+            try:
+                strategy.build(exp.column("x"), MaskContext(options=rule.options, table=table.name, column=column.name))
+            except ValueError as exc:
+                yield Problem(table.path, table.line(loc), key, f"strategy {rule.strategy!r}: {exc}")
         if strategy.fits is None:
             continue
         families = "/".join(sorted(f.value for f in strategy.fits))

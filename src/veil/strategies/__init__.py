@@ -14,13 +14,15 @@ from veil.strategies.base import MaskContext, Strategy
 from veil.strategies.basic import DROP, NULL, REDACT
 from veil.strategies.keyed import DOMAIN_ONLY, HASH
 from veil.strategies.network import SUBNET_ONLY
+from veil.strategies.reversible import ENCRYPT, FPE, TOKENIZE
 from veil.strategies.temporal import YEAR_ONLY
 from veil.strategies.text import LAST4, ZIP3
 
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in sorted(
-        (DROP, NULL, REDACT, HASH, DOMAIN_ONLY, SUBNET_ONLY, LAST4, YEAR_ONLY, ZIP3), key=lambda s: s.name
+        (DROP, NULL, REDACT, HASH, DOMAIN_ONLY, SUBNET_ONLY, LAST4, YEAR_ONLY, ZIP3, FPE, TOKENIZE, ENCRYPT),
+        key=lambda s: s.name,
     )
 }
 

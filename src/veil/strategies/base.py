@@ -38,6 +38,8 @@ class MaskContext:
 
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     column_type: ColumnType | None = None
+    table: str | None = None       # the policy table, for strategies that bind to it (encrypt)
+    column: str | None = None      # the column's name, likewise
 
 
 Builder = Callable[[exp.Expression, MaskContext], "exp.Expression | None"]
@@ -59,6 +61,7 @@ class Strategy:
     options: frozenset[str]
     builder: Builder = field(repr=False, compare=False)
     costly: bool = False
+    reversible: bool = False       # an authorized audience can get the original back (veil reveal)
 
     @property
     def once_per_distinct_value(self) -> bool:

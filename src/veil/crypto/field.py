@@ -1,0 +1,84 @@
+"""Field encryption: AES-256-GCM, one self-describing text value per field.
+
+    veil1:<key name>:v<version>:<nonce>:<ciphertext>:<tag>      (base64url, no padding)
+
+A random 96-bit nonce per value; the associated data binds the ciphertext to
+its key id and its context (`<table>.<column>`), so a ciphertext copied into
+another column, or edited, fails to decrypt instead of decrypting to garbage.
+
+>>> from veil.keyring import DataKey
+>>> key = DataKey("encrypt", 1, bytes(32))
+>>> token = seal(key, "123-45-6789", "users.ssn")
+>>> token.startswith("veil1:encrypt:v1:")
+True
+>>> unseal(lambda key_id: key, token, "users.ssn")
+'123-45-6789'
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from veil.errors import DecryptionError, KeyConfigError
+
+PREFIX = "veil1"
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def associated_data(key_id: str, context: str) -> bytes:
+    return f"{PREFIX}|{key_id}|{context}".encode()
+
+
+def seal(key, plaintext: str, context: str, nonce: bytes | None = None) -> str:
+    """Encrypt `plaintext` for `context` with `key` (a veil.keyring.DataKey)."""
+    nonce = nonce or os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key.material).encrypt(nonce, plaintext.encode("utf-8"), associated_data(key.key_id, context))
+    ciphertext, tag = sealed[:-TAG_BYTES], sealed[-TAG_BYTES:]
+    name, version = key.key_id.split(":")
+    return ":".join([PREFIX, name, version, _b64(nonce), _b64(ciphertext), _b64(tag)])
+
+
+def key_id_of(token: str) -> str:
+    """The key id a sealed value names (`encrypt:v2`); DecryptionError if it is not one."""
+    parts = token.split(":")
+    if len(parts) != 6 or parts[0] != PREFIX:
+        raise DecryptionError(f"not a veil ciphertext (expected {PREFIX}:<key>:v<n>:<nonce>:<ciphertext>:<tag>)")
+    return f"{parts[1]}:{parts[2]}"
+
+
+def unseal(key_for: Callable[[str], object], token: str, context: str) -> str:
+    """Decrypt a sealed value for `context`; `key_for(key_id)` returns its DataKey.
+
+    Raises DecryptionError for an altered value, a value sealed for another
+    context, an unknown key id or version.
+    """
+    key_id = key_id_of(token)
+    _, _, _, nonce, ciphertext, tag = token.split(":")
+    try:
+        key = key_for(key_id)
+    except KeyConfigError as exc:
+        raise DecryptionError(f"cannot decrypt: {exc}") from None
+    try:
+        raw = (_unb64(nonce), _unb64(ciphertext) + _unb64(tag))
+        if len(raw[0]) != NONCE_BYTES:
+            raise ValueError("bad nonce")
+        plaintext = AESGCM(key.material).decrypt(raw[0], raw[1], associated_data(key_id, context))
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError(
+            f"cannot decrypt with {key_id} for {context}: the value was altered, or it was sealed for "
+            f"another column or key ({type(exc).__name__})") from None
+    return plaintext.decode("utf-8")

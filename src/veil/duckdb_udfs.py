@@ -1,0 +1,124 @@
+"""The reversible strategies as DuckDB functions: `fpe`, `tokenize`, `encrypt`.
+
+Python UDFs over Arrow batches: DuckDB hands over a batch of values (2,048
+rows) in one call, so the per-row cost is the cryptography itself. Within a
+batch a repeated value is encrypted once for the deterministic ones (`fpe`,
+`tokenize`). Keys stay in this process's memory: nothing reaches SQL text.
+
+    veil_mask_fpe(value VARCHAR, keep_last INTEGER, luhn VARCHAR) -> VARCHAR
+    veil_mask_tokenize(value VARCHAR, keep_last INTEGER, luhn VARCHAR) -> VARCHAR
+    veil_mask_encrypt(value VARCHAR, context VARCHAR) -> VARCHAR     -- context: '<table>.<column>'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+
+import duckdb
+import pyarrow as pa
+from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import INTEGER, VARCHAR
+
+from veil.crypto.field import seal
+from veil.crypto.fpe import FormatPreservingCipher
+from veil.vault import shared_vault, vault_path
+
+MISSING_KEYRING = "veil: this model needs keys: set VEIL_KEYRING (see `veil keys init`) or VEIL_KEY"
+
+
+def _fixed_arity(udf: Callable[..., pa.Array], arity: int) -> Callable[..., pa.Array]:
+    """DuckDB reads a UDF's parameter count from its signature: no *args."""
+    if arity == 2:
+        return lambda a, b: udf(a, b)
+    if arity == 3:
+        return lambda a, b, c: udf(a, b, c)
+    raise ValueError(f"no UDF wrapper for {arity} parameters")
+
+
+def _per_value(function: Callable[..., str | None], deterministic: bool) -> Callable[..., pa.Array]:
+    """An Arrow UDF applying `function` to each row's values; NULL value in, NULL out."""
+
+    def udf(*columns: pa.Array) -> pa.Array:
+        rows = zip(*(column.to_pylist() for column in columns))
+        if not deterministic:
+            return pa.array([function(*row) if row[0] is not None else None for row in rows], type=pa.string())
+        cache: dict[tuple, str | None] = {}
+        out = []
+        for row in rows:
+            if row[0] is None:
+                out.append(None)
+                continue
+            if row not in cache:
+                cache[row] = function(*row)
+            out.append(cache[row])
+        return pa.array(out, type=pa.string())
+
+    return udf
+
+
+def _missing_keys(*_: object) -> str:
+    raise RuntimeError(MISSING_KEYRING)
+
+
+def crypto_functions(keyring, env: Mapping[str, str] = os.environ) -> dict[str, tuple[Callable, list, bool]]:
+    """name -> (per-value function, parameter types, deterministic)."""
+    if keyring is None:
+        return {name: (_missing_keys, params, True) for name, params in
+                (("veil_mask_fpe", [VARCHAR, INTEGER, VARCHAR]), ("veil_mask_tokenize", [VARCHAR, INTEGER, VARCHAR]),
+                 ("veil_mask_encrypt", [VARCHAR, VARCHAR]))}
+    fpe_key = keyring.primary("fpe").material
+    local = threading.local()   # an FF1 object holds one AES context: one per DuckDB thread
+
+    def fpe(value: str, keep_last: int, luhn: str) -> str | None:
+        if not hasattr(local, "cipher"):
+            local.cipher = FormatPreservingCipher(fpe_key)
+        return local.cipher.encrypt(value, keep_last=keep_last, luhn=luhn)
+
+    encrypt_key = keyring.primary("encrypt")
+    path = vault_path(env)
+
+    def tokenize(value: str, keep_last: int, luhn: str) -> str | None:
+        return shared_vault(path, keyring).tokenize([value], keep_last, luhn)[0]
+
+    return {
+        "veil_mask_fpe": (fpe, [VARCHAR, INTEGER, VARCHAR], True),
+        "veil_mask_tokenize": (tokenize, [VARCHAR, INTEGER, VARCHAR], True),
+        "veil_mask_encrypt": (lambda v, context: seal(encrypt_key, v, context), [VARCHAR, VARCHAR], False),
+    }
+
+
+def _batched_tokenize(keyring, env: Mapping[str, str]) -> Callable[..., pa.Array]:
+    """Tokenize a whole batch with one vault round trip (lookups and inserts)."""
+    path = vault_path(env)
+
+    def udf(values: pa.Array, keep_last: pa.Array, luhn: pa.Array) -> pa.Array:
+        vals, keeps, lus = values.to_pylist(), keep_last.to_pylist(), luhn.to_pylist()
+        out: list[str | None] = [None] * len(vals)
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, (k, lu) in enumerate(zip(keeps, lus)):
+            groups.setdefault((k, lu), []).append(i)
+        vault = shared_vault(path, keyring)
+        for (k, lu), rows in groups.items():
+            for i, token in zip(rows, vault.tokenize([vals[i] for i in rows], k, lu)):
+                out[i] = token
+        return pa.array(out, type=pa.string())
+
+    return udf
+
+
+def register_crypto_functions(conn: DuckDBPyConnection, keyring, env: Mapping[str, str] = os.environ) -> None:
+    """Register the three functions on a connection (replacing earlier ones)."""
+    for name, (function, params, deterministic) in crypto_functions(keyring, env).items():
+        try:
+            conn.remove_function(name)
+        except Exception:  # noqa: BLE001 - not registered yet
+            pass
+        udf = (_batched_tokenize(keyring, env) if name == "veil_mask_tokenize" and keyring is not None
+               else _fixed_arity(_per_value(function, deterministic), len(params)))
+        try:
+            conn.create_function(name, udf, params, VARCHAR, type="arrow", null_handling="special",
+                                 side_effects=not deterministic or name == "veil_mask_tokenize")
+        except duckdb.CatalogException:
+            pass   # a cursor shares its connection's catalog: the function is already there

@@ -1,0 +1,66 @@
+"""Reversible strategies: `fpe` (FF1), `tokenize` (vault), `encrypt` (AES-256-GCM).
+
+Each builds a call of a DuckDB function that the dbt-duckdb plugin registers
+(`veil.duckdb_udfs`), with its options as literals; the keys stay in the
+plugin's process.
+
+>>> from sqlglot import exp
+>>> FPE.build(exp.column("card_number"), MaskContext(options={"keep_last": 4})).sql("duckdb")
+"VEIL_MASK_FPE(card_number, 4, 'invalid')"
+>>> ENCRYPT.build(exp.column("ssn"), MaskContext(table="users", column="ssn")).sql("duckdb")
+"VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), 'users.ssn')"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import exp
+
+from veil.strategies.base import MaskContext, Strategy, text
+from veil.types import TypeFamily
+
+LUHN_MODES = ("invalid", "valid", "any")
+FORMAT_OPTIONS = frozenset({"keep_last", "luhn"})
+
+
+def format_options(options: Mapping[str, Any]) -> tuple[int, str]:
+    """`keep_last` (a whole number >= 0, default 0) and `luhn` (default invalid); ValueError if wrong."""
+    keep_last = options.get("keep_last", 0)
+    luhn = options.get("luhn", "invalid")
+    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
+        raise ValueError(f"keep_last must be a whole number >= 0, got {keep_last!r}")
+    if luhn not in LUHN_MODES:
+        raise ValueError(f"luhn must be one of {', '.join(LUHN_MODES)}, got {luhn!r}")
+    return keep_last, luhn
+
+
+def _formatted(function: str):
+    def build(column: exp.Expression, ctx: MaskContext) -> exp.Expression:
+        keep_last, luhn = format_options(ctx.options)
+        return exp.Anonymous(this=function, expressions=[
+            text(column, ctx), exp.Literal.number(keep_last), exp.Literal.string(luhn)])
+
+    return build
+
+
+def _encrypt(column: exp.Expression, ctx: MaskContext) -> exp.Expression:
+    if not ctx.table or not ctx.column:
+        raise ValueError("encrypt needs the table and column it binds the ciphertext to")
+    return exp.Anonymous(this="veil_mask_encrypt", expressions=[
+        exp.cast(column.copy(), exp.DataType.Type.VARCHAR), exp.Literal.string(f"{ctx.table}.{ctx.column}")])
+
+
+FPE = Strategy(
+    "fpe", frozenset({TypeFamily.TEXT}), False,
+    "format-preserving encryption (NIST FF1): digits stay digits, separators stay, deterministic per key",
+    FORMAT_OPTIONS, _formatted("veil_mask_fpe"), costly=True, reversible=True)
+TOKENIZE = Strategy(
+    "tokenize", frozenset({TypeFamily.TEXT}), False,
+    "random format-preserving token, the original sealed in the token vault",
+    FORMAT_OPTIONS, _formatted("veil_mask_tokenize"), costly=True, reversible=True)
+ENCRYPT = Strategy(
+    "encrypt", None, False,
+    "AES-256-GCM ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag>",
+    frozenset(), _encrypt, costly=True, reversible=True)
