@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 USERS ?= 2000
 EVENTS ?= 200000
 
-export VEIL_KEY_FILE ?= $(CURDIR)/.veil/dev.key
+export VEIL_KEYRING ?= $(CURDIR)/.veil/keyring.json
+export VEIL_VAULT ?= $(CURDIR)/.veil/vault.duckdb
 export VEIL_WAREHOUSE ?= $(CURDIR)/warehouse.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -24,8 +25,8 @@ install: $(BIN)/.installed
 
 demo: install data compile build publish summary
 
-$(VEIL_KEY_FILE): | install
-	$(BIN)/veil keys init --path $(VEIL_KEY_FILE)
+$(VEIL_KEYRING): | install
+	$(BIN)/veil keys init --keyring $(VEIL_KEYRING)
 
 data: install
 	$(BIN)/python -m veil.demo.synthetic --db $(VEIL_WAREHOUSE) --users $(USERS) --events $(EVENTS)
@@ -33,7 +34,7 @@ data: install
 compile: install
 	$(BIN)/veil compile
 
-build: install $(VEIL_KEY_FILE)
+build: install $(VEIL_KEYRING)
 	$(BIN)/dbt build --project-dir . --profiles-dir .
 
 publish: install
@@ -46,8 +47,11 @@ test: install
 	$(BIN)/pytest -q
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python scripts/bench/masked_build.py
 	$(BIN)/python scripts/bench/consent_retention.py
+	$(BIN)/python scripts/bench/crypto_udfs.py
+	$(BIN)/python scripts/bench/lint_speed.py
 
 clean:
 	rm -rf target logs published warehouse.duckdb warehouse.duckdb.wal
