@@ -4,7 +4,7 @@ Over the same 1M distinct card numbers, in one run:
 
 - FF1: `CREATE TABLE AS SELECT veil_mask_fpe(card, 4, 'invalid')` (the Arrow UDF
   the dbt plugin registers) vs `[cipher.encrypt(v, keep_last=4, luhn="invalid") for v in values]`;
-- AES-256-GCM: `veil_mask_encrypt(card, 'payments.card_number')` vs `[seal(key, v, ctx) for v in values]`.
+- AES-256-GCM: `veil_mask_encrypt(card, 'payments.card_number')` vs `[sealer.seal(v, ctx) for v in values]`.
 
 Prints values/s for each and the ratio UDF time / loop time (target <= 1.3:
 no per-row overhead beyond the cryptography itself).
@@ -20,7 +20,7 @@ import time
 
 import duckdb
 
-from veil.crypto.field import seal
+from veil.crypto.field import Sealer
 from veil.crypto.fpe import FormatPreservingCipher
 from veil.duckdb_functions import register_functions
 from veil.keyring import keyring_from_key
@@ -51,14 +51,14 @@ def main() -> int:
     assert len(set(values)) == len(values), "values must be distinct: no cache may help either side"
 
     cipher = FormatPreservingCipher(keyring.primary("fpe").material)
-    key = keyring.primary("encrypt")
+    sealer = Sealer(keyring.primary("encrypt"))
     cases = {
         "FF1 (fpe, keep_last 4, luhn invalid)": (
             "veil_mask_fpe(card, 4, 'invalid')",
             lambda: [cipher.encrypt(v, keep_last=4, luhn="invalid") for v in values]),
         "AES-256-GCM (encrypt)": (
             "veil_mask_encrypt(card, 'payments.card_number')",
-            lambda: [seal(key, v, "payments.card_number") for v in values]),
+            lambda: [sealer.seal(v, "payments.card_number") for v in values]),
     }
     print(f"{args.values:,} distinct card numbers, DuckDB threads={args.threads}")
     ok = True

@@ -21,7 +21,7 @@ import pyarrow as pa
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import INTEGER, VARCHAR
 
-from veil.crypto.field import seal
+from veil.crypto.field import Sealer
 from veil.crypto.fpe import FormatPreservingCipher
 from veil.vault import shared_vault, vault_path
 
@@ -76,7 +76,7 @@ def crypto_functions(keyring, env: Mapping[str, str] = os.environ) -> dict[str, 
             local.cipher = FormatPreservingCipher(fpe_key)
         return local.cipher.encrypt(value, keep_last=keep_last, luhn=luhn)
 
-    encrypt_key = keyring.primary("encrypt")
+    sealer = Sealer(keyring.primary("encrypt"))
     path = vault_path(env)
 
     def tokenize(value: str, keep_last: int, luhn: str) -> str | None:
@@ -85,7 +85,7 @@ def crypto_functions(keyring, env: Mapping[str, str] = os.environ) -> dict[str, 
     return {
         "veil_mask_fpe": (fpe, [VARCHAR, INTEGER, VARCHAR], True),
         "veil_mask_tokenize": (tokenize, [VARCHAR, INTEGER, VARCHAR], True),
-        "veil_mask_encrypt": (lambda v, context: seal(encrypt_key, v, context), [VARCHAR, VARCHAR], False),
+        "veil_mask_encrypt": (sealer.seal, [VARCHAR, VARCHAR], False),
     }
 
 

@@ -112,6 +112,8 @@ class Vault:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.path))
             self._con.execute(_SCHEMA)
+            self._con.execute("CHECKPOINT")
+            os.chmod(self.path, 0o600)   # sealed originals and fingerprints: private like the keyring
         return self._con
 
     def close(self) -> None:
