@@ -52,15 +52,21 @@ def test_dbt_build_runs_veil_tests(reference):
 
 
 def test_no_key_material_in_target_or_logs(reference):
+    from veil.keyring import KEY_NAMES, keyring_from_key
+
     project, _, _, _ = reference
-    key_bytes = bytes.fromhex(TEST_KEY_HEX)
+    keyring = keyring_from_key(bytes.fromhex(TEST_KEY_HEX))
+    secrets = [TEST_KEY_HEX.encode()]
+    for name in KEY_NAMES:
+        material = keyring.primary(name).material
+        secrets += [material, material.hex().encode()]
     scanned = 0
-    for folder in ("target", "logs", "models", "macros"):
+    for folder in ("target", "logs", "models", "macros", "published"):
         for path in (project / folder).rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
                 scanned += 1
-                assert TEST_KEY_HEX.encode() not in data and key_bytes not in data, path
+                assert not any(secret in data for secret in secrets), path
     assert scanned > 20
 
 
