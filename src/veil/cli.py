@@ -313,6 +313,126 @@ def keys_reencrypt_command(project_dir: Path, database: Path | None) -> None:
                 click.echo(f"{done.where}: re-sealed {done.rows} values")
 
 
+@main.command("erase")
+@PROJECT_DIR
+@DATABASE
+@click.option("--dry-run", is_flag=True, help="Count what would be erased, per system; change nothing.")
+@click.option("--reapply", is_flag=True, help="Re-apply every completed erasure (after restoring a backup).")
+@reports_errors
+def erase_command(project_dir: Path, database: Path | None, dry_run: bool, reapply: bool) -> None:
+    """Erase every pending request of the erasure registry from every system, with an audit trail.
+
+    \b
+    Systems: the token vault, policy tables (delete, or anonymize), the consent log,
+    dbt tables and seeds, seed files, published files; views and aggregates are listed.
+    Example:
+      veil erase --dry-run && veil erase && veil audit report
+    """
+    from veil.erasure.run import run_erasure
+    from veil.warehouse import resolve_database
+
+    path = resolve_database(project_dir, database)
+    result = run_erasure(project_dir, path, dry_run=dry_run, reapply=reapply,
+                         progress=_progress_bar if not dry_run and sys.stderr.isatty() else lambda s: s)
+    verb = "would erase" if dry_run else "re-applied" if reapply else "erased"
+    click.echo(f"{len(result.pending)} requests {'to re-apply' if reapply else 'pending'}; "
+               f"{len(result.held)} on legal hold")
+    for outcome in result.outcomes:
+        system = outcome.system
+        what = (f"{verb} {outcome.rows} rows of {outcome.requests} requests ({system.method})"
+                if system.stores_data and outcome.requests else outcome.note or "nothing pending")
+        click.echo(f"  {system.kind:<15} {system.name}: {what}")
+    if not dry_run and not reapply:
+        click.echo(f"{len(result.completed)} requests completed")
+
+
+def _progress_bar(systems):
+    """Systems one by one, with a progress bar on the terminal (long runs)."""
+    with click.progressbar(systems, label="erasing", file=sys.stderr,
+                           item_show_func=lambda s: s.name if s else "") as items:
+        yield from items
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Inspect the audit trail: verify its hash chain, report erasures, check deadlines."""
+
+
+@audit_group.command("verify")
+@reports_errors
+def audit_verify_command() -> None:
+    """Exit 0 when the hash chain is intact; 1 naming the first changed, removed or reordered record.
+
+    \b
+    Example:
+      veil audit verify
+    """
+    from veil.audit.trail import audit_trail
+
+    trail = audit_trail()
+    click.echo(f"audit trail {trail.path}: {trail.verify()} records, chain intact")
+
+
+def _requests(project_dir: Path, database: Path | None):
+    import duckdb
+
+    from veil.erasure.requests import load_requests
+    from veil.policy.load import load_policies
+    from veil.relations import PhysicalRelations
+    from veil.warehouse import resolve_database
+
+    policies = load_policies(project_dir)
+    if policies.project.erasure is None:
+        raise UsageError("policies/veil.yml has no `erasure:` relation")
+    with duckdb.connect(str(resolve_database(project_dir, database)), read_only=True) as con:
+        return policies, load_requests(policies, con, PhysicalRelations.for_project(project_dir, con))
+
+
+@audit_group.command("report")
+@click.option("--request", "request_id", default=None, help="Only this request id.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def audit_report_command(request_id: str | None, fmt: str, project_dir: Path, database: Path | None) -> None:
+    """Per request and system: method, rows, timestamps, status: the proof of erasure.
+
+    \b
+    Example:
+      veil audit report --request 17 --format json
+    """
+    from veil.audit.trail import audit_trail
+    from veil.erasure.report import format_report, request_report
+
+    policies, requests = _requests(project_dir, database)
+    entries = request_report(audit_trail(), requests, policies.project.erasure.sla_days, request_id)
+    if request_id is not None and not entries:
+        raise UsageError(f"no request {request_id!r} in the erasure registry")
+    click.echo(format_report(entries, fmt))
+
+
+@audit_group.command("sla")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def audit_sla_command(fmt: str, project_dir: Path, database: Path | None) -> None:
+    """Open erasure requests with their due date (`sla_days`, default 30); exit 1 if any is overdue.
+
+    \b
+    Example:
+      veil audit sla
+    """
+    from veil.audit.trail import audit_trail
+    from veil.erasure.report import format_sla, sla
+
+    policies, requests = _requests(project_dir, database)
+    lines = sla(audit_trail(), requests, policies.project.erasure.sla_days)
+    click.echo(format_sla(lines, fmt))
+    if any(line.overdue for line in lines):
+        sys.exit(1)
+
+
 @main.command("reveal")
 @click.argument("values", nargs=-1, required=True)
 @click.option("--audience", required=True, help="The audience asking (must have the column in may_reveal).")

@@ -61,11 +61,16 @@ def publish(plan: ProjectPlan, audience: str, database: Path, out: Path) -> list
             schemas = locate_models(con, ALIAS, [m.name for m in models])
             for model in models:
                 con.execute(_copy_statement(model, schemas[model.name]))
-                rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchone()[0]
+                rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchall()[0][0]
                 published.append(PublishedTable(model.name, len(model.kept), rows))
             con.execute(f"DETACH {ALIAS}")
             con.execute("CHECKPOINT")
         os.replace(temp, out)
+        from veil.audit.trail import audit_trail
+
+        audit_trail().append("publish", system=str(out), method="copy", rows=sum(t.rows for t in published),
+                             status="created", detail={"audience": audience,
+                                                       "tables": [t.name for t in published]})
     finally:
         temp.unlink(missing_ok=True)
         Path(f"{temp}.wal").unlink(missing_ok=True)

@@ -60,7 +60,7 @@ def reencrypt_warehouse(plan: ProjectPlan, con: duckdb.DuckDBPyConnection, relat
             try:
                 changed = con.execute(
                     f"UPDATE {target} SET {column} = {RESEAL_FUNCTION}({column}, ?) "
-                    f"WHERE {column} IS NOT NULL AND NOT starts_with({column}, ?)", [context, current]).fetchone()[0]
+                    f"WHERE {column} IS NOT NULL AND NOT starts_with({column}, ?)", [context, current]).fetchall()[0][0]
             except duckdb.CatalogException:
                 continue   # the model is not built
             results.append(Reencrypted(f"{target}.{column}", changed))

@@ -52,7 +52,7 @@ def _count(con: duckdb.DuckDBPyConnection, target: exp.Expression, conditions: d
     sums = [exp.alias_(exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))],
                                                 default=exp.Literal.number(0))), exp.to_identifier(key))
             for key, cond in conditions.items()]
-    row = con.execute(exp.select(*sums).from_(target).sql(dialect="duckdb")).fetchone()
+    row = con.execute(exp.select(*sums).from_(target).sql(dialect="duckdb")).fetchall()[0]
     return {key: int(value or 0) for key, value in zip(conditions, row)}
 
 

@@ -63,14 +63,14 @@ def _model_summary(model: ModelPlan, plan: ProjectPlan, con, relations, macros, 
     if con is None:
         return ModelSummary(**base, rows=None, source_rows=None)
     try:
-        rows = con.execute(f"SELECT count(*) FROM {relations.sql_name(f'ref({model.name!r})')}").fetchone()[0]
+        rows = con.execute(f"SELECT count(*) FROM {relations.sql_name(f'ref({model.name!r})')}").fetchall()[0][0]
     except duckdb.Error:
         rows = None
     try:
         text = render_offline(loss_query(model, plan).sql(dialect="duckdb"), macros, variables=variables,
                               relation_name=relations.sql_name)
         result = con.execute(text)
-        values = dict(zip([d[0] for d in result.description], result.fetchone()))
+        values = dict(zip([d[0] for d in result.description], result.fetchall()[0]))
     except duckdb.Error:
         return ModelSummary(**base, rows=rows, source_rows=None)
     source_rows = values.pop("source_rows")

@@ -166,7 +166,8 @@ class Vault:
         """The original of a token; DecryptionError if the vault does not know it."""
         with self._lock:
             row = self._connection().execute("SELECT fingerprint, sealed FROM tokens WHERE token = ?",
-                                             [token]).fetchone()
+                                             [token]).fetchall()
+        row = row[0] if row else None
         if row is None:
             raise DecryptionError(f"token {token!r} is not in the vault {self.path}")
         return unseal(self.keyring.by_id, row[1], f"vault:{row[0]}")
@@ -189,9 +190,31 @@ class Vault:
                 con.execute("COMMIT")
                 done += len(rows)
 
+    def count_fingerprints(self, fingerprints: dict[str, list[str]]) -> dict[str, int]:
+        """How many of each owner's fingerprints the vault holds."""
+        wanted = sorted({fp for fps in fingerprints.values() for fp in fps})
+        if not wanted:
+            return {}
+        with self._lock:
+            held = {fp for (fp,) in self._connection().execute(
+                "SELECT fingerprint FROM tokens WHERE fingerprint IN (SELECT unnest(?))", [wanted]).fetchall()}
+        counts = {who: sum(fp in held for fp in fps) for who, fps in fingerprints.items()}
+        return {who: n for who, n in counts.items() if n}
+
+    def forget(self, fingerprints: list[str]) -> int:
+        """Erase entries (the only way the vault shrinks); returns how many went."""
+        if not fingerprints:
+            return 0
+        with self._lock:
+            con = self._connection()
+            before = con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
+            con.execute("DELETE FROM tokens WHERE fingerprint IN (SELECT unnest(?))", [sorted(set(fingerprints))])
+            con.execute("CHECKPOINT")
+            return before - con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
+
     def count(self) -> int:
         with self._lock:
-            return self._connection().execute("SELECT count(*) FROM tokens").fetchone()[0]
+            return self._connection().execute("SELECT count(*) FROM tokens").fetchall()[0][0]
 
 
 _VAULTS: dict[tuple[str, int], Vault] = {}

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from veil import __version__
 from veil.audit_log import AuditChainError
@@ -100,17 +101,35 @@ class AuditTrail:
                method: str | None = None, rows: int | None = None, status: str | None = None,
                detail: Mapping[str, Any] | None = None) -> AuditRecord:
         """Add one record at the end of the chain (committed before returning)."""
+        return self.append_many([dict(kind=kind, request_id=request_id, system=system, method=method, rows=rows,
+                                      status=status, detail=detail)])[0]
+
+    def append_many(self, entries: list[Mapping[str, Any]]) -> list[AuditRecord]:
+        """Add records in order, all in one transaction (all or none), chained one to the next."""
+        if not entries:
+            return []
         with self._lock, self._connect() as con:
-            last = con.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+            found = con.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchall()
+            last = found[0] if found else None
             seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            draft = AuditRecord(seq, datetime.now(timezone.utc).isoformat(timespec="microseconds"), kind,
-                                None if request_id is None else str(request_id), system, method, rows, status,
-                                json.dumps(dict(detail or {}), sort_keys=True, default=str), __version__, prev, "")
-            record = AuditRecord(**{**asdict(draft), "hash": draft.expected_hash()})
-            con.execute(f"INSERT INTO records VALUES ({', '.join('?' * len(FIELDS))})",
-                        [getattr(record, f) for f in FIELDS])
+            now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+            made = []
+            for entry in entries:
+                request_id = entry.get("request_id")
+                draft = AuditRecord(seq, now, entry["kind"], None if request_id is None else str(request_id),
+                                    entry.get("system"), entry.get("method"), entry.get("rows"), entry.get("status"),
+                                    json.dumps(dict(entry.get("detail") or {}), sort_keys=True, default=str),
+                                    __version__, prev, "")
+                record = AuditRecord(**{**asdict(draft), "hash": draft.expected_hash()})
+                made.append(record)
+                seq, prev = seq + 1, record.hash
+            batch = pa.table({f: [getattr(r, f) for r in made] for f in FIELDS})
+            con.register("veil_audit_batch", batch)
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"INSERT INTO records SELECT {', '.join(FIELDS)} FROM veil_audit_batch")
+            con.execute("COMMIT")
             con.execute("CHECKPOINT")
-        return record
+        return made
 
     def records(self, **where: Any) -> list[AuditRecord]:
         """Records in chain order, optionally filtered on equal fields (e.g. kind=..., request_id=...)."""

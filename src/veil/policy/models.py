@@ -69,12 +69,22 @@ class ConsentSpec(_Strict):
     recorded_at: str = "recorded_at"
 
 
+class LegalHolds(_Strict):
+    """Subjects or tables that must not be erased for now, each with its reason."""
+
+    subjects: dict[str, str] = Field(default_factory=dict, description="subject id -> reason")
+    tables: dict[str, str] = Field(default_factory=dict, description="policy table -> reason")
+
+
 class ErasureSpec(_Strict):
     """The deletion registry: subjects who asked to be forgotten."""
 
     relation: str
     subject: str
     requested_at: str = "requested_at"
+    request_id: str | None = Field(None, description="column identifying a request; default: subject + time")
+    sla_days: PositiveInt = Field(30, description="days a request may stay open (GDPR: one month)")
+    legal_holds: LegalHolds = Field(default_factory=LegalHolds)
 
 
 class ProjectPolicy(_Strict):
@@ -153,6 +163,8 @@ class TablePolicy(_Strict):
     event_time: str | None = None
     retention_days: PositiveInt | None = None
     retention: str | None = None
+    erasure: Literal["delete", "anonymize"] = Field(
+        "delete", description="what `veil erase` does to a subject's rows: delete them, or keep them anonymized")
     columns: list[ColumnPolicy] = Field(alias="schema", min_length=1)
 
     def column(self, name: str) -> ColumnPolicy | None:

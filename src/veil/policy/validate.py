@@ -47,6 +47,11 @@ def _project_problems(policies: Policies) -> Iterator[Problem]:
             if loaded is None or not column or loaded.policy.column(column) is None:
                 yield Problem(path, at("audiences", name, "may_reveal", index), f"audiences.{name}.may_reveal",
                               f"{target!r} is not a <table>.<column> of the policies")
+    if project.erasure is not None:
+        for table in project.erasure.legal_holds.tables:
+            if table not in policies.tables:
+                yield Problem(path, at("erasure", "legal_holds", "tables", table), f"erasure.legal_holds.tables.{table}",
+                              f"{table!r} is not a policy table")
     for key in ("consent", "erasure"):
         spec = getattr(project, key)
         if spec is not None:

@@ -1,0 +1,180 @@
+"""`veil erase`: erase every pending request from every system, crash-safely.
+
+Order of a run:
+1. pending = registry requests without a `completed` record in the audit
+   trail (or, with `reapply`, those with one); subjects on legal hold wait;
+2. per system (vault first), for all pending subjects at once: count rows per
+   subject, record `started` steps, erase with one statement, record
+   `completed` steps; a system on legal hold is left alone;
+3. rewrite the warehouse file so the deleted bytes are gone (the vault and
+   published files are rewritten in their own step);
+4. a request is `completed` only when every system confirmed it and the
+   rewrite is done; otherwise it stays open (a hold's reason is recorded).
+
+Killed at any point, a re-run finishes the job: steps already confirmed are
+skipped, a step that started but was not confirmed is redone (deleting
+what is already deleted changes nothing) and confirmed once, with the rows
+counted when it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from veil.audit.trail import AuditTrail, audit_trail
+from veil.compile.plan import plan_project
+from veil.duckdb_functions import register_functions
+from veil.erasure.actions import Context, erase_system
+from veil.erasure.physical import rewrite_database
+from veil.erasure.requests import REQUEST, STEP, Request, completed_ids, confirmed_steps, load_requests, started_steps
+from veil.erasure.systems import System, discover_systems
+from veil.errors import UsageError
+from veil.keyring import load_keyring
+from veil.policy.load import load_policies
+from veil.relations import PhysicalRelations
+from veil.vault import vault_path
+
+CRASH_ENV = "VEIL_ERASE_CRASH_AT"   # tests: kill the process at a named point
+
+
+@dataclass
+class SystemOutcome:
+    system: System
+    rows: int = 0
+    requests: int = 0
+    note: str = ""
+
+
+@dataclass
+class ErasureResult:
+    pending: list[Request] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)        # request id -> reason
+    completed: list[str] = field(default_factory=list)
+    outcomes: list[SystemOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    reapply: bool = False
+
+
+def _crash_point(name: str, env: Mapping[str, str]) -> None:
+    if env.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def published_files(trail: AuditTrail) -> list[Path]:
+    """Files `veil publish` wrote that still exist."""
+    return sorted({Path(r.system) for r in trail.records(kind="publish") if r.system and Path(r.system).is_file()})
+
+
+def _step(kind_status: str, request: Request, system: System, rows: int) -> dict:
+    return {"kind": STEP, "request_id": request.request_id, "system": system.name, "method": system.method,
+            "rows": rows, "status": kind_status, "detail": {"system_kind": system.kind}}
+
+
+def _erase_one_system(context: Context, trail: AuditTrail, system: System, requests: list[Request],
+                      env: Mapping[str, str], subject_names: list[str], record: bool) -> SystemOutcome:
+    confirmed = confirmed_steps(trail) if record else {}
+    todo = [r for r in requests if (r.request_id, system.name) not in confirmed]
+    if not todo:
+        return SystemOutcome(system, note="already confirmed")
+    subjects = sorted({r.subject for r in todo})
+    counts = erase_system(context, system, subjects, apply=False, subject_names=subject_names)
+    started = started_steps(trail) if record else {}
+    if record:
+        trail.append_many([_step("started", r, system, counts.get(r.subject, 0)) for r in todo
+                           if (r.request_id, system.name) not in started])
+    erase_system(context, system, subjects, apply=True, subject_names=subject_names)
+    _crash_point(f"after-erase:{system.name}", env)
+    rows = {r.request_id: counts.get(r.subject, 0) or started.get((r.request_id, system.name), 0) for r in todo}
+    if record:
+        trail.append_many([_step("completed", r, system, rows[r.request_id]) for r in todo])
+        _crash_point(f"after-confirm:{system.name}", env)
+    return SystemOutcome(system, sum(rows.values()), len(todo))
+
+
+def _completions(trail: AuditTrail, requests: list[Request], systems: list[System],
+                 held: dict[str, str]) -> tuple[list[dict], list[str]]:
+    confirmed = confirmed_steps(trail)
+    table_holds = [f"{s.name}: {s.hold}" for s in systems if s.hold]
+    last_status = {}
+    for r in trail.records(kind=REQUEST):
+        last_status[r.request_id] = (r.status, r.details.get("reason"))
+    entries, completed = [], []
+    for request in requests:
+        if request.request_id in held:
+            reason = f"subject on legal hold: {held[request.request_id]}"
+        elif table_holds:
+            reason = "tables on legal hold: " + "; ".join(table_holds)
+        elif all((request.request_id, s.name) in confirmed for s in systems if s.stores_data):
+            entries.append({"kind": REQUEST, "request_id": request.request_id, "status": "completed",
+                            "detail": {"systems": sum(s.stores_data for s in systems)}})
+            completed.append(request.request_id)
+            continue
+        else:
+            continue
+        if last_status.get(request.request_id) != ("on_hold", reason):
+            entries.append({"kind": REQUEST, "request_id": request.request_id, "status": "on_hold",
+                            "detail": {"reason": reason}})
+    return entries, completed
+
+
+def run_erasure(project_dir: Path, database: Path, *, dry_run: bool = False, reapply: bool = False,
+                env: Mapping[str, str] = os.environ,
+                progress: Callable[[list[System]], Iterable[System]] = lambda s: s) -> ErasureResult:
+    """Erase (or, dry, count) every pending request; with `reapply`, redo every completed one."""
+    policies = load_policies(project_dir)
+    spec = policies.project.erasure
+    if spec is None:
+        raise UsageError("policies/veil.yml has no `erasure:` relation: nothing to erase")
+    if not database.is_file():
+        raise UsageError(f"warehouse {database} not found")
+    plan = plan_project(policies)
+    keyring = load_keyring(env)
+    trail = audit_trail(env)
+    result = ErasureResult(dry_run=dry_run, reapply=reapply)
+    con = duckdb.connect(str(database), read_only=dry_run)
+    try:
+        register_functions(con, keyring, env)
+        relations = PhysicalRelations.for_project(project_dir, con)
+        requests = load_requests(policies, con, relations)
+        done = completed_ids(trail)
+        targets = [r for r in requests if (r.request_id in done) == reapply]
+        result.held = {r.request_id: spec.legal_holds.subjects[r.subject] for r in targets
+                       if r.subject in spec.legal_holds.subjects}
+        result.pending = [r for r in targets if r.request_id not in result.held]
+        systems = discover_systems(plan, con, relations, project_dir, published_files(trail), vault_path(env))
+        subject_names = [n for n in [spec.subject, *(t.policy.subject for t in policies.table_list())] if n]
+        context = Context(plan, con, relations, keyring)
+        for system in progress(systems):
+            if system.hold:
+                result.outcomes.append(SystemOutcome(system, note=f"legal hold: {system.hold}"))
+            elif not system.stores_data:
+                result.outcomes.append(SystemOutcome(system, note=system.method))
+            elif dry_run:
+                counts = erase_system(context, system, sorted({r.subject for r in result.pending}), apply=False,
+                                      subject_names=subject_names)
+                result.outcomes.append(SystemOutcome(system, sum(counts.values()), len(counts), "dry run"))
+            else:
+                result.outcomes.append(_erase_one_system(context, trail, system, result.pending, env,
+                                                         subject_names, record=not reapply))
+    finally:
+        con.close()
+    if dry_run:
+        return result
+    _crash_point("before-rewrite", env)
+    rewrite_database(database)
+    _crash_point("after-rewrite", env)
+    if reapply:
+        trail.append("erasure.reapply", system=str(database), method="delete",
+                     rows=sum(o.rows for o in result.outcomes), status="completed",
+                     detail={"requests": len(result.pending)})
+        return result
+    entries, result.completed = _completions(trail, result.pending + [r for r in targets if r.request_id in
+                                                                      result.held], systems, result.held)
+    trail.append_many(entries)
+    return result
