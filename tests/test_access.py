@@ -76,6 +76,8 @@ def test_every_row_of_the_subject_unmasked_and_nobody_else(project, env):
     users = next(t for t in report["tables"] if t["table"] == "users")
     assert users["physical_relation"] == '"raw"."users"' and users["relation"] == "source('raw', 'users')"
     assert users["policy"] == "policies/tables/users.yml"
+    assert {t["table"]: t["on_erasure"] for t in report["tables"]} == {
+        "events": "delete", "payments": "anonymize", "users": "delete"}
 
 
 def test_subject_is_matched_exactly_not_as_a_prefix(project):
@@ -172,7 +174,7 @@ def test_retention_dates_from_a_pinned_clock(project):
 def test_erasure_status(project):
     assert report_for(project, SUBJECT)["erasure"] == {
         "relation": "source('raw', 'deletion_requests')", "physical_relation": '"raw"."deletion_requests"',
-        "requested": True, "requests": [{"requested_at": "2026-10-10T00:00:00"}]}
+        "requested": True, "requests": [{"requested_at": "2026-10-10T00:00:00", "request_id": 1}]}
     assert report_for(project, "616161")["erasure"]["requested"] is False
 
 

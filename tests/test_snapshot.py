@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import veil
 import veil.snapshot.check
 import veil.snapshot.create
 import veil.snapshot.registry
@@ -161,7 +162,8 @@ def test_same_data_same_hashes_in_a_new_folder(project):
     assert a["content_hash"] == b["content_hash"]
 
 
-def test_a_snapshot_never_replaces_another(project):
+def test_a_snapshot_never_replaces_another(project, monkeypatch):
+    monkeypatch.setattr(veil.snapshot.create, "CLASH_WAIT_SECONDS", 0.2)
     stamps = iter([T0, T0, T0 + timedelta(seconds=1)])
     first = _snapshot(project)
     before = (first / "manifest.json").read_bytes()

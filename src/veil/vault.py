@@ -228,3 +228,11 @@ def shared_vault(path: Path, keyring) -> Vault:
         if key not in _VAULTS:
             _VAULTS[key] = Vault(path, keyring)
         return _VAULTS[key]
+
+
+def close_shared_vaults() -> None:
+    """Close every shared vault connection of this process (before another tool opens the files)."""
+    with _VAULTS_LOCK:
+        for vault in _VAULTS.values():
+            vault.close()
+        _VAULTS.clear()

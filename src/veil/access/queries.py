@@ -74,10 +74,12 @@ def consent_current_query(spec: ConsentSpec, physical: str) -> exp.Select:
 
 
 def erasure_requests_query(spec: ErasureSpec, physical: str) -> exp.Select:
-    """The subject's deletion requests, oldest first."""
-    return (exp.select(exp.alias_(sql.column(None, spec.requested_at), "requested_at"))
-            .from_(_table(physical)).where(is_subject(spec.subject))
-            .order_by(*_oldest_first(spec.requested_at)))
+    """The subject's deletion requests (with their id when the registry has one), oldest first."""
+    columns = [exp.alias_(sql.column(None, spec.requested_at), "requested_at")]
+    if spec.request_id:
+        columns.append(exp.alias_(sql.column(None, spec.request_id), "request_id"))
+    return (exp.select(*columns).from_(_table(physical)).where(is_subject(spec.subject))
+            .order_by(*_oldest_first(spec.requested_at, *([spec.request_id] if spec.request_id else []))))
 
 
 def fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, subject: str, what: str) -> list[dict[str, Any]]:

@@ -107,12 +107,14 @@ def _table_section(policies: Policies, table: LoadedTable, con: duckdb.DuckDBPyC
         "subject_column": policy.subject,
         "event_time": policy.event_time,
         "retention": {"days": days, "tier": policy.retention, "columns": expiring},
+        "on_erasure": policy.erasure,
         "rows": [{"values": plain(row), "retention": row_retention(row, policy.event_time, days, expiring, as_of)}
                  for row in rows],
     }
 
 
-def _consent_section(policies: Policies, con, relations, subject: str) -> dict[str, Any] | None:
+def _consent_section(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
+                     subject: str) -> dict[str, Any] | None:
     spec = policies.project.consent
     if spec is None:
         return None
@@ -126,7 +128,8 @@ def _consent_section(policies: Policies, con, relations, subject: str) -> dict[s
     }
 
 
-def _erasure_section(policies: Policies, con, relations, subject: str) -> dict[str, Any] | None:
+def _erasure_section(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
+                     subject: str) -> dict[str, Any] | None:
     spec = policies.project.erasure
     if spec is None:
         return None

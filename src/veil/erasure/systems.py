@@ -10,6 +10,8 @@ Listed from the policies and, when dbt has run, its manifest:
 - `dbt table` / `dbt seed`: every table dbt built (staging tables, marts,
   audience models, seeds) with a subject column;
 - `seed file`: the CSV of such a seed, rewritten without the subject's rows;
+- `warehouse table`: any other table of the warehouse with a subject column
+  (made by another tool, or dbt without a manifest at hand);
 - `published file`: every DuckDB file `veil publish` wrote;
 - `view` / `aggregate`: derived relations that store no subject row (a view,
   or a table without a subject column, rebuilt from the erased sources by
@@ -29,7 +31,8 @@ from veil.compile.plan import Action, ProjectPlan
 from veil.policy.loaded import LoadedTable
 from veil.relations import MANIFEST, PhysicalRelations
 
-STORED = {"vault", "policy table", "consent log", "dbt table", "dbt seed", "seed file", "published file"}
+STORED = {"vault", "policy table", "consent log", "dbt table", "dbt seed", "seed file", "published file",
+          "warehouse table"}
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,27 @@ def discover_systems(plan: ProjectPlan, con: duckdb.DuckDBPyConnection, relation
     subject_names = [n for n in [spec.subject if spec else None,
                                  *(t.policy.subject for t in policies.table_list())] if n]
     systems += _dbt_systems(con, project_dir, covered, subject_names)
+    systems += _other_tables(con, covered, subject_names)
     for path in published:
         systems.append(System(str(path), "published file", "delete, rewrite file", str(path)))
+    return systems
+
+
+def _other_tables(con: duckdb.DuckDBPyConnection, covered: set[str], subject_names: list[str]) -> list[System]:
+    """Tables of the warehouse nobody declared (not a policy, not in the manifest) holding a subject column."""
+    systems = []
+    tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                         "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database() "
+                         "ORDER BY 1, 2").fetchall()
+    for schema, table in tables:
+        target = f'"{schema}"."{table}"'
+        if target.lower() in covered:
+            continue
+        columns = {c.lower(): c for c in _columns(con, schema, table)}
+        subject = next((columns[n.lower()] for n in subject_names if n.lower() in columns), None)
+        if subject is not None:
+            covered.add(target.lower())
+            systems.append(System(f"{schema}.{table}", "warehouse table", "delete", target, subject))
     return systems
 
 

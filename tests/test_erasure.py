@@ -1,0 +1,200 @@
+"""`veil erase` on small data: every system, physical deletion, holds, crashes, backups, the audit trail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from helpers import FIXTURES, REPO, TEST_KEY_HEX
+from veil.audit.trail import AuditTrail
+from veil.cli import main
+from veil.duckdb_functions import register_functions
+from veil.erasure.requests import STEP
+from veil.vault import close_shared_vaults
+
+ERASED = 3                                        # tiny_raw.sql: user 3 asked for erasure
+ERASED_PII = ["Erased Person", "erase.me@example.org", "+1-202-555-0103", "345-67-8901", "5500000000000004"]
+KEPT_PII = ["Ada Example", "+1-202-555-0101"]
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    env = {"VEIL_KEY": TEST_KEY_HEX, "VEIL_VAULT": str(tmp_path / "vault.duckdb"),
+           "VEIL_AUDIT_DB": str(tmp_path / "audit.duckdb"), "VEIL_WAREHOUSE": str(tmp_path / "wh.duckdb")}
+    for key in ("VEIL_KEYRING", "VEIL_KEY_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect(env["VEIL_WAREHOUSE"]) as con:
+        con.execute((FIXTURES / "tiny_raw.sql").read_text())
+        con.execute("CREATE TABLE main.dim_users AS SELECT user_id, email FROM raw.users")   # a downstream copy
+        register_functions(con, bytes.fromhex(TEST_KEY_HEX), env)
+        con.execute("CREATE TABLE main.ml__payments AS SELECT payment_id, user_id, "
+                    "veil_mask_tokenize(card_number, 4, 'invalid') AS card_number FROM raw.payments")
+    close_shared_vaults()
+    published = tmp_path / "published" / "analyst.duckdb"
+    published.parent.mkdir()
+    with duckdb.connect(str(published)) as con:
+        con.execute(f"ATTACH '{env['VEIL_WAREHOUSE']}' AS w (READ_ONLY)")
+        con.execute("CREATE TABLE analyst__users AS SELECT user_id, name FROM w.raw.users")
+    AuditTrail(Path(env["VEIL_AUDIT_DB"])).append("publish", system=str(published), status="created")
+    return tmp_path
+
+
+def erase(*args):
+    return CliRunner().invoke(main, ["erase", *args])
+
+
+def rows(path, sql):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def steps(project):
+    return AuditTrail(project / "audit.duckdb").records(kind=STEP, status="completed")
+
+
+def test_erase_reaches_every_system(project):
+    result = erase()
+    assert result.exit_code == 0, result.output
+    wh = project / "wh.duckdb"
+    assert rows(wh, "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(0,)]
+    assert rows(wh, "SELECT count(*) FROM raw.events WHERE user_id = 3") == [(0,)]
+    assert rows(wh, "SELECT count(*) FROM main.dim_users WHERE user_id = 3") == [(0,)]
+    assert rows(wh, "SELECT count(*) FROM main.ml__payments WHERE user_id = 3") == [(0,)]
+    # payments are kept for accounting: anonymized, not deleted
+    anonymized = rows(wh, "SELECT user_id, card_number, amount FROM raw.payments WHERE payment_id = 101")
+    assert anonymized[0][0] < 0 and anonymized[0][1] is None and float(anonymized[0][2]) == 99.0
+    assert rows(project / "published/analyst.duckdb", "SELECT count(*) FROM analyst__users WHERE user_id = 3") == [(0,)]
+    assert rows(project / "vault.duckdb", "SELECT count(*) FROM tokens") == [(1,)]      # only user 1's card
+    assert rows(wh, "SELECT count(*) FROM raw.deletion_requests WHERE user_id = 3") == [(1,)]   # the registry stays
+    assert rows(wh, "SELECT count(*) FROM raw.users") == [(4,)]
+    assert "1 requests completed" in result.output
+    systems = {r.system for r in steps(project)}
+    assert {"raw.users", "raw.events", "raw.payments", "raw.consent_events", "main.dim_users", "main.ml__payments",
+            str(project / "vault.duckdb"), str(project / "published/analyst.duckdb")} <= systems
+
+
+def test_no_byte_of_the_erased_subject_remains_in_any_file(project):
+    files = [project / "wh.duckdb", project / "published/analyst.duckdb"]
+    before = b"".join(p.read_bytes() for p in files)
+    findable = [v for v in ERASED_PII if v.encode() in before]
+    assert len(findable) >= 3, "the control must find the plaintext before erasure"
+    assert erase().exit_code == 0
+    after = b"".join(p.read_bytes() for p in files + [project / "vault.duckdb"])
+    after += b"".join(p.read_bytes() for p in project.glob("*.wal"))
+    for value in findable:
+        assert value.encode() not in after, value
+    assert any(v.encode() in after for v in KEPT_PII)   # the others' data is still there
+
+
+def test_second_run_is_a_no_op_and_the_chain_verifies(project):
+    assert erase().exit_code == 0
+    first = len(AuditTrail(project / "audit.duckdb").records())
+    again = erase()
+    assert "0 requests pending" in again.output
+    trail = AuditTrail(project / "audit.duckdb")
+    assert len(trail.records()) == first and trail.verify() == first
+
+
+def test_dry_run_changes_nothing(project):
+    before = (project / "wh.duckdb").read_bytes()
+    result = erase("--dry-run")
+    assert result.exit_code == 0 and "would erase" in result.output
+    assert (project / "wh.duckdb").read_bytes() == before and steps(project) == []
+
+
+def test_subject_on_legal_hold_is_kept_and_the_request_stays_open(project):
+    veil_yml = project / "policies/veil.yml"
+    veil_yml.write_text(veil_yml.read_text().replace("subjects: {}", 'subjects: {"3": "litigation hold, case 17"}'))
+    result = erase()
+    assert "1 on legal hold" in result.output
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(1,)]
+    report = CliRunner().invoke(main, ["audit", "report", "--format", "json"])
+    assert '"status": "on_hold"' in report.output and "litigation hold, case 17" in report.output
+
+
+def test_table_on_legal_hold_is_untouched_and_requests_stay_open(project):
+    veil_yml = project / "policies/veil.yml"
+    veil_yml.write_text(veil_yml.read_text().replace("tables: {}", 'tables: {payments: "tax audit 2026"}'))
+    assert erase().exit_code == 0
+    wh = project / "wh.duckdb"
+    assert rows(wh, "SELECT user_id FROM raw.payments WHERE payment_id = 101") == [(3,)]
+    assert rows(wh, "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(0,)]
+    report = CliRunner().invoke(main, ["audit", "report", "--format", "json"]).output
+    assert '"status": "on_hold"' in report and "tax audit 2026" in report
+
+
+def test_reapply_after_restoring_a_backup(project):
+    backup = project / "backup.duckdb"
+    shutil.copy(project / "wh.duckdb", backup)
+    assert erase().exit_code == 0
+    shutil.copy(backup, project / "wh.duckdb")                               # restore the old copy
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(1,)]
+    assert "0 requests pending" in erase().output                           # the registry says: done
+    result = erase("--reapply")
+    assert result.exit_code == 0 and "1 requests to re-apply" in result.output
+    for table in ("raw.users", "raw.events", "main.dim_users"):
+        assert rows(project / "wh.duckdb", f"SELECT count(*) FROM {table} WHERE user_id = 3") == [(0,)]
+    data = (project / "wh.duckdb").read_bytes()
+    assert b"erase.me@example.org" not in data
+
+
+CRASH_POINTS = ["after-erase:raw.users", "after-confirm:raw.events", "after-erase:main.dim_users",
+                "before-rewrite", "after-rewrite"]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_killed_at_any_point_a_rerun_completes_once(project, point):
+    env = {**os.environ, "VEIL_ERASE_CRASH_AT": point}
+    killed = subprocess.run([str(Path(sys.executable).parent / "veil"), "erase"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    trail = AuditTrail(project / "audit.duckdb")
+    assert not trail.records(kind="erasure.request", status="completed")   # not complete before every system
+    result = erase()
+    assert result.exit_code == 0, result.output
+    assert "1 requests completed" in result.output
+    trail = AuditTrail(project / "audit.duckdb")
+    trail.verify()
+    completed = [(r.request_id, r.system) for r in trail.records(kind=STEP, status="completed")]
+    assert len(completed) == len(set(completed))                          # nothing erased twice in the audit
+    users = [r for r in trail.records(kind=STEP, status="completed") if r.system == "raw.users"]
+    assert users[0].rows == 1                                              # the rows counted when it started
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(0,)]
+    assert b"erase.me@example.org" not in (project / "wh.duckdb").read_bytes()
+
+
+def test_audit_verify_names_the_first_changed_or_removed_record(project):
+    assert erase().exit_code == 0
+    assert CliRunner().invoke(main, ["audit", "verify"]).exit_code == 0
+    with duckdb.connect(str(project / "audit.duckdb")) as con:
+        con.execute("UPDATE records SET rows = 0 WHERE seq = 5")
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1 and "record 5" in result.output
+    with duckdb.connect(str(project / "audit.duckdb")) as con:
+        con.execute("DELETE FROM records WHERE seq = 3")
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1 and "record 3" in result.output
+
+
+def test_report_and_sla(project):
+    sla = CliRunner().invoke(main, ["audit", "sla"])
+    assert sla.exit_code == 1 and "OVERDUE" in sla.output                  # requested 2026-10-10, 30 days
+    assert erase().exit_code == 0
+    assert CliRunner().invoke(main, ["audit", "sla"]).exit_code == 0
+    report = CliRunner().invoke(main, ["audit", "report", "--request", "1"])
+    assert report.exit_code == 0
+    assert "## Request 1: completed" in report.output and "| raw.users | policy table | delete | 1 |" in report.output
+    assert CliRunner().invoke(main, ["audit", "report", "--request", "99"]).exit_code == 2
