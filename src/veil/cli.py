@@ -433,6 +433,72 @@ def audit_sla_command(fmt: str, project_dir: Path, database: Path | None) -> Non
         sys.exit(1)
 
 
+@main.command("snapshot")
+@click.option("--audience", default=None, help="The audience whose tables to snapshot (with --out).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder of versions: each snapshot adds <audience>-<UTC stamp>/ to it.")
+@click.option("--check", "check_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Check this snapshot folder instead: exit 1 if a subject in it is erased now or a file changed.")
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def snapshot_command(audience: str | None, out: Path | None, check_dir: Path | None, project_dir: Path,
+                     database: Path | None) -> None:
+    """Write a versioned training dataset (Parquet + manifest), or check one against today's erasures.
+
+    \b
+    Exit codes with --check: 0 clean, 1 erased subjects or changed files (retrain), 2 usage error.
+    Example:
+      veil snapshot --audience ml --out snapshots/
+      veil snapshot --check snapshots/ml-20260301T120000Z
+    """
+    from veil.compile.plan import plan_project
+    from veil.policy.load import load_policies
+    from veil.relations import PhysicalRelations
+    from veil.snapshot import check_snapshot, create_snapshot, format_check, format_snapshot
+    from veil.warehouse import resolve_database
+
+    if check_dir is not None and (audience or out):
+        raise UsageError("--check DIR takes neither --audience nor --out")
+    if check_dir is None and not (audience and out):
+        raise UsageError("give --audience and --out to write a snapshot, or --check DIR to check one")
+    plan = plan_project(load_policies(project_dir))
+    path = resolve_database(project_dir, database)
+    relations = PhysicalRelations.for_project(project_dir)
+    if check_dir is not None:
+        check = check_snapshot(plan, path, check_dir, relations=relations)
+        click.echo(format_check(check))
+        sys.exit(check.exit_code)
+    click.echo(format_snapshot(create_snapshot(plan, path, audience, out, relations=relations)))
+
+
+@main.command("access")
+@click.option("--subject", "subject", required=True, metavar="ID",
+              help="The data subject's id, as stored in the policies' subject columns.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="json (one document) or csv (section,table,row,field,value: one value per line).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file to write, 0600, replaced atomically (default: access/<ID>-<UTC time>.<format>).")
+@PROJECT_DIR
+@DATABASE
+@reports_errors
+def access_command(subject: str, fmt: str, out: Path | None, project_dir: Path, database: Path | None) -> None:
+    """Export everything held about one data subject (GDPR/CCPA right to know); audited.
+
+    \b
+    Every row of every policy table about the subject, unmasked, with its retention;
+    consent history and current state; each audience's inclusion and column handling;
+    erasure requests. The audit trail records a SHA-256 digest of the id, never the id.
+    Example:
+      veil access --subject 42                       # access/42-<UTC time>.json
+      veil access --subject 42 --format csv --out 42.csv
+    """
+    from veil.access import run_access
+
+    path = run_access(project_dir, database, subject, fmt, out)
+    click.echo(f"wrote the access report for subject {subject} to {path}")
+
+
 @main.command("reveal")
 @click.argument("values", nargs=-1, required=True)
 @click.option("--audience", required=True, help="The audience asking (must have the column in may_reveal).")

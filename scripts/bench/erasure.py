@@ -1,0 +1,101 @@
+"""Benchmark: erasing 10k subjects vs 1, and vs a per-subject DELETE loop (issue 6).
+
+Generates a warehouse (default 10M events, 200k users, 400k payments), then in
+one run, each on its own copy of the file:
+
+- `veil erase` with 1 pending request;
+- `veil erase` with 10k pending requests (events, users, consent log deleted,
+  payments anonymized, audit trail, physical rewrite: the whole job);
+- a per-subject loop of `DELETE ... WHERE user_id = ?` over events, users and
+  payments, timed on a sample of subjects and extrapolated to 10k (running it
+  for all 10k would take the better part of an hour).
+
+Targets: 10k at most 2x the time of 1 (cost is one pass per table); at least
+100x faster than the loop.
+
+    python scripts/bench/erasure.py [--events 10000000] [--users 200000] [--erase 10000] [--sample 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from veil.demo.synthetic import generate
+from veil.erasure.run import run_erasure
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH_KEY_HEX = bytes(range(32)).hex()   # a fixed benchmark key, not a secret
+
+
+def _requests(path: Path, count: int) -> list[int]:
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM raw.deletion_requests")
+        con.execute("INSERT INTO raw.deletion_requests SELECT row_number() OVER (), user_id, "
+                    "TIMESTAMP '2026-10-01', 'GDPR' FROM (SELECT user_id FROM raw.users ORDER BY hash(user_id) "
+                    f"LIMIT {count})")
+        return [r[0] for r in con.execute("SELECT user_id FROM raw.deletion_requests").fetchall()]
+
+
+def _erase(base: Path, work: Path, count: int) -> tuple[float, int]:
+    copy = work / f"erase_{count}.duckdb"
+    shutil.copy(base, copy)
+    _requests(copy, count)
+    env = {**os.environ, "VEIL_KEY": BENCH_KEY_HEX, "VEIL_AUDIT_DB": str(work / f"audit_{count}.duckdb"),
+           "VEIL_VAULT": str(work / "no_vault.duckdb")}
+    env.pop("VEIL_KEYRING", None)
+    started = time.perf_counter()
+    result = run_erasure(work / "project", copy, env=env)
+    seconds = time.perf_counter() - started
+    assert len(result.completed) == count, (len(result.completed), count)
+    return seconds, sum(o.rows for o in result.outcomes)
+
+
+def _loop(base: Path, work: Path, subjects: list[int]) -> float:
+    copy = work / "loop.duckdb"
+    shutil.copy(base, copy)
+    with duckdb.connect(str(copy)) as con:
+        started = time.perf_counter()
+        for subject in subjects:
+            for table in ("raw.events", "raw.users", "raw.payments"):
+                con.execute(f"DELETE FROM {table} WHERE user_id = ?", [subject])
+        return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--erase", type=int, default=10_000)
+    parser.add_argument("--sample", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copytree(REPO / "policies", work / "project" / "policies")
+        base = work / "base.duckdb"
+        with duckdb.connect(str(base)) as con:
+            started = time.perf_counter()
+            counts = generate(con, users=args.users, events=args.events)
+            print(f"generated {counts} in {time.perf_counter() - started:.1f}s "
+                  f"({base.stat().st_size / 1e6:.0f} MB)")
+        one, one_rows = _erase(base, work, 1)
+        many, many_rows = _erase(base, work, args.erase)
+        sample = _requests(base, args.sample)
+        loop = _loop(base, work, sample) * args.erase / args.sample
+    ratio, speedup = many / one, loop / many
+    print(f"\nerase 1 subject        {one:8.2f}s  ({one_rows} rows)")
+    print(f"erase {args.erase:,} subjects  {many:8.2f}s  ({many_rows:,} rows)   ratio {ratio:.2f}x (target <= 2x)")
+    print(f"per-subject DELETE loop {loop:8.1f}s  (extrapolated from {args.sample} subjects)   "
+          f"veil erase is {speedup:.0f}x faster (target >= 100x)")
+    return 0 if ratio <= 2 and speedup >= 100 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
