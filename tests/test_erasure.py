@@ -16,7 +16,7 @@ from helpers import FIXTURES, REPO, TEST_KEY_HEX
 from veil.audit.trail import AuditTrail
 from veil.cli import main
 from veil.duckdb_functions import register_functions
-from veil.erasure.requests import STEP
+from veil.erasure.requests import STEP, completed_ids, confirmed_steps
 from veil.vault import close_shared_vaults
 
 ERASED = 3                                        # tiny_raw.sql: user 3 asked for erasure
@@ -62,7 +62,7 @@ def rows(path, sql):
 
 
 def steps(project):
-    return AuditTrail(project / "audit.duckdb").records(kind=STEP, status="completed")
+    return confirmed_steps(AuditTrail(project / "audit.duckdb"))
 
 
 def test_erase_reaches_every_system(project):
@@ -81,7 +81,7 @@ def test_erase_reaches_every_system(project):
     assert rows(wh, "SELECT count(*) FROM raw.deletion_requests WHERE user_id = 3") == [(1,)]   # the registry stays
     assert rows(wh, "SELECT count(*) FROM raw.users") == [(4,)]
     assert "1 requests completed" in result.output
-    systems = {r.system for r in steps(project)}
+    systems = {system for _, system in steps(project)}
     assert {"raw.users", "raw.events", "raw.payments", "raw.consent_events", "main.dim_users", "main.ml__payments",
             str(project / "vault.duckdb"), str(project / "published/analyst.duckdb")} <= systems
 
@@ -112,7 +112,7 @@ def test_dry_run_changes_nothing(project):
     before = (project / "wh.duckdb").read_bytes()
     result = erase("--dry-run")
     assert result.exit_code == 0 and "would erase" in result.output
-    assert (project / "wh.duckdb").read_bytes() == before and steps(project) == []
+    assert (project / "wh.duckdb").read_bytes() == before and steps(project) == {}
 
 
 def test_subject_on_legal_hold_is_kept_and_the_request_stays_open(project):
@@ -162,16 +162,16 @@ def test_killed_at_any_point_a_rerun_completes_once(project, point):
                             capture_output=True, text=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
     trail = AuditTrail(project / "audit.duckdb")
-    assert not trail.records(kind="erasure.request", status="completed")   # not complete before every system
+    assert not completed_ids(trail)                                         # not complete before every system
     result = erase()
     assert result.exit_code == 0, result.output
     assert "1 requests completed" in result.output
     trail = AuditTrail(project / "audit.duckdb")
     trail.verify()
-    completed = [(r.request_id, r.system) for r in trail.records(kind=STEP, status="completed")]
-    assert len(completed) == len(set(completed))                          # nothing erased twice in the audit
-    users = [r for r in trail.records(kind=STEP, status="completed") if r.system == "raw.users"]
-    assert users[0].rows == 1                                              # the rows counted when it started
+    confirmations = [(rid, r.system) for r in trail.records(kind=STEP, status="completed")
+                     for rid in r.details["requests"]]
+    assert len(confirmations) == len(set(confirmations))                  # nothing erased twice in the audit
+    assert confirmed_steps(trail)[("1", "raw.users")] == 1                 # the rows counted when it started
     assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(0,)]
     assert b"erase.me@example.org" not in (project / "wh.duckdb").read_bytes()
 

@@ -89,7 +89,7 @@ def _subject_values(context: Context, subjects: list[str]) -> dict[str, list[tup
     return found
 
 
-def _vault(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+def _vault(context: Context, system: System, subjects: list[str], apply: bool, _names=None) -> dict[str, int]:
     values = _subject_values(context, subjects)
     vault = Vault(Path(system.target), context.keyring)
     try:
@@ -104,7 +104,8 @@ def _vault(context: Context, system: System, subjects: list[str], apply: bool) -
     return counts
 
 
-def _published(system: System, subject_names: list[str], subjects: list[str], apply: bool) -> dict[str, int]:
+def _published(_context: Context, system: System, subjects: list[str], apply: bool,
+               subject_names: list[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     with duckdb.connect(system.target, read_only=not apply) as con:
         tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
@@ -123,7 +124,7 @@ def _published(system: System, subject_names: list[str], subjects: list[str], ap
     return counts
 
 
-def _seed_file(system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+def _seed_file(_context: Context, system: System, subjects: list[str], apply: bool, _names=None) -> dict[str, int]:
     path = Path(system.target)
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -150,17 +151,22 @@ def _seed_file(system: System, subjects: list[str], apply: bool) -> dict[str, in
 
 
 def erase_system(context: Context, system: System, subjects: list[str], apply: bool,
-                 subject_names: list[str]) -> dict[str, int]:
-    """Rows per subject in the system; with `apply`, erase them (one statement for all subjects)."""
+                 subject_names: list[str], before_apply=lambda counts: None) -> dict[str, int]:
+    """Rows per subject in the system; with `apply`, erase them (one statement for all subjects).
+
+    `before_apply(counts)` runs between counting and erasing (the journal's `started` step).
+    """
     if not system.stores_data or not subjects:
+        before_apply({})
         return {}
-    if system.kind == "vault":
-        return _vault(context, system, subjects, apply)
-    if system.kind == "published file":
-        return _published(system, subject_names, subjects, apply)
-    if system.kind == "seed file":
-        return _seed_file(system, subjects, apply)
+    if system.kind in {"vault", "published file", "seed file"}:
+        counts = _FILE_SYSTEMS[system.kind](context, system, subjects, False, subject_names)
+        before_apply(counts)
+        if apply and counts:
+            _FILE_SYSTEMS[system.kind](context, system, subjects, True, subject_names)
+        return counts
     counts = count_rows(context.con, system.target, system.subject_column, subjects)
+    before_apply(counts)
     if apply and counts:
         context.con.execute("BEGIN TRANSACTION")
         if system.method == "anonymize":
@@ -169,3 +175,6 @@ def erase_system(context: Context, system: System, subjects: list[str], apply: b
             _delete(context.con, system.target, system.subject_column, subjects)
         context.con.execute("COMMIT")
     return counts
+
+
+_FILE_SYSTEMS = {"vault": _vault, "published file": _published, "seed file": _seed_file}

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from veil.audit.trail import AuditTrail
-from veil.erasure.requests import REQUEST, STEP, Request
+from veil.erasure.requests import STEP, Request, completed_ids, request_states
 
 
 def _day(value) -> str:
@@ -23,27 +23,26 @@ def request_report(trail: AuditTrail, requests: list[Request], sla_days: int, on
     """One entry per request: status, dates, and every system step with method, rows and times."""
     steps: dict[str, dict[str, dict]] = {}
     for record in trail.records(kind=STEP):
-        step = steps.setdefault(record.request_id, {}).setdefault(record.system, {
-            "system": record.system, "kind": record.details.get("system_kind"), "method": record.method})
-        step[f"{record.status}_at"] = record.recorded_at
-        if record.status == "completed" or "rows" not in step:
-            step["rows"] = record.rows
-        step["status"] = record.status
-    states: dict[str, dict] = {}
-    for record in trail.records(kind=REQUEST):
-        states[record.request_id] = {"status": record.status, "at": record.recorded_at, **record.details}
+        for request_id, rows in record.details.get("requests", {}).items():
+            step = steps.setdefault(request_id, {}).setdefault(record.system, {
+                "system": record.system, "kind": record.details.get("system_kind"), "method": record.method})
+            step[f"{record.status}_at"] = record.recorded_at
+            if record.status == "completed" or "rows" not in step:
+                step["rows"] = rows
+            step["status"] = record.status
+    states = request_states(trail)
     entries = []
     for request in requests:
         if only is not None and request.request_id != only:
             continue
-        state = states.get(request.request_id, {"status": "open"})
+        status, reason, at = states.get(request.request_id, ("open", None, None))
         entries.append({
             "request_id": request.request_id,
             "requested_at": _day(request.requested_at),
             "due": _day(request.due(sla_days)),
-            "status": state["status"],
-            "completed_at": state.get("at") if state["status"] == "completed" else None,
-            "reason": state.get("reason"),
+            "status": status,
+            "completed_at": at if status == "completed" else None,
+            "reason": reason,
             "systems": sorted(steps.get(request.request_id, {}).values(), key=lambda s: s["system"]),
         })
     return entries
@@ -79,7 +78,7 @@ class SlaLine:
 def sla(trail: AuditTrail, requests: list[Request], sla_days: int, now: datetime | None = None) -> list[SlaLine]:
     """Open requests (not completed), with their due date; overdue ones flagged."""
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    done = {r.request_id for r in trail.records(kind=REQUEST, status="completed")}
+    done = completed_ids(trail)
     lines = []
     for request in requests:
         if request.request_id in done:

@@ -50,15 +50,37 @@ def load_requests(policies: Policies, con: duckdb.DuckDBPyConnection, relations:
     return list(seen.values())
 
 
-def completed_ids(trail: AuditTrail) -> set[str]:
-    return {r.request_id for r in trail.records(kind=REQUEST, status="completed")}
+def step_entries(trail: AuditTrail, status: str) -> dict[tuple[str, str], int]:
+    """(request id, system) -> rows, for the steps the trail records with `status`.
+
+    A step record covers one system for every request of a run: its detail maps
+    request ids to rows, so 10k requests cost one record per system, not 10k.
+    """
+    entries: dict[tuple[str, str], int] = {}
+    for record in trail.records(kind=STEP, status=status):
+        for request_id, rows in record.details.get("requests", {}).items():
+            entries.setdefault((request_id, record.system), rows)
+    return entries
 
 
 def confirmed_steps(trail: AuditTrail) -> dict[tuple[str, str], int]:
     """(request id, system) -> rows, for every step the trail confirms as completed."""
-    return {(r.request_id, r.system): r.rows or 0 for r in trail.records(kind=STEP, status="completed")}
+    return step_entries(trail, "completed")
 
 
 def started_steps(trail: AuditTrail) -> dict[tuple[str, str], int]:
     """(request id, system) -> rows counted when the step started (to finish a crashed run)."""
-    return {(r.request_id, r.system): r.rows or 0 for r in trail.records(kind=STEP, status="started")}
+    return step_entries(trail, "started")
+
+
+def request_states(trail: AuditTrail) -> dict[str, tuple[str, str | None, str]]:
+    """request id -> (latest status, reason, time) from the request records."""
+    states: dict[str, tuple[str, str | None, str]] = {}
+    for record in trail.records(kind=REQUEST):
+        for request_id, reason in record.details.get("requests", {}).items():
+            states[request_id] = (record.status, reason, record.recorded_at)
+    return states
+
+
+def completed_ids(trail: AuditTrail) -> set[str]:
+    return {rid for rid, (status, _, _) in request_states(trail).items() if status == "completed"}

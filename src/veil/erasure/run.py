@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from veil.compile.plan import plan_project
 from veil.duckdb_functions import register_functions
 from veil.erasure.actions import Context, erase_system
 from veil.erasure.physical import rewrite_database
-from veil.erasure.requests import REQUEST, STEP, Request, completed_ids, confirmed_steps, load_requests, started_steps
+from veil.erasure.requests import (REQUEST, STEP, Request, completed_ids, confirmed_steps, load_requests,
+                                   request_states, started_steps)
 from veil.erasure.systems import System, discover_systems
 from veil.errors import UsageError
 from veil.keyring import load_keyring
@@ -59,6 +61,7 @@ class ErasureResult:
     outcomes: list[SystemOutcome] = field(default_factory=list)
     dry_run: bool = False
     reapply: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)   # systems (count, erase, journal), rewrite
 
 
 def _crash_point(name: str, env: Mapping[str, str]) -> None:
@@ -71,9 +74,9 @@ def published_files(trail: AuditTrail) -> list[Path]:
     return sorted({Path(r.system) for r in trail.records(kind="publish") if r.system and Path(r.system).is_file()})
 
 
-def _step(kind_status: str, request: Request, system: System, rows: int) -> dict:
-    return {"kind": STEP, "request_id": request.request_id, "system": system.name, "method": system.method,
-            "rows": rows, "status": kind_status, "detail": {"system_kind": system.kind}}
+def _step(status: str, system: System, rows: dict[str, int]) -> dict:
+    return {"kind": STEP, "system": system.name, "method": system.method, "rows": sum(rows.values()),
+            "status": status, "detail": {"system_kind": system.kind, "requests": rows}}
 
 
 def _erase_one_system(context: Context, trail: AuditTrail, system: System, requests: list[Request],
@@ -83,16 +86,15 @@ def _erase_one_system(context: Context, trail: AuditTrail, system: System, reque
     if not todo:
         return SystemOutcome(system, note="already confirmed")
     subjects = sorted({r.subject for r in todo})
-    counts = erase_system(context, system, subjects, apply=False, subject_names=subject_names)
     started = started_steps(trail) if record else {}
-    if record:
-        trail.append_many([_step("started", r, system, counts.get(r.subject, 0)) for r in todo
-                           if (r.request_id, system.name) not in started])
-    erase_system(context, system, subjects, apply=True, subject_names=subject_names)
+    counts = erase_system(context, system, subjects, apply=True, subject_names=subject_names,
+                          before_apply=lambda counts: record and trail.append_many([_step(
+                              "started", system, {r.request_id: counts.get(r.subject, 0) for r in todo
+                                                  if (r.request_id, system.name) not in started})]))
     _crash_point(f"after-erase:{system.name}", env)
     rows = {r.request_id: counts.get(r.subject, 0) or started.get((r.request_id, system.name), 0) for r in todo}
     if record:
-        trail.append_many([_step("completed", r, system, rows[r.request_id]) for r in todo])
+        trail.append_many([_step("completed", system, rows)])
         _crash_point(f"after-confirm:{system.name}", env)
     return SystemOutcome(system, sum(rows.values()), len(todo))
 
@@ -101,25 +103,28 @@ def _completions(trail: AuditTrail, requests: list[Request], systems: list[Syste
                  held: dict[str, str]) -> tuple[list[dict], list[str]]:
     confirmed = confirmed_steps(trail)
     table_holds = [f"{s.name}: {s.hold}" for s in systems if s.hold]
-    last_status = {}
-    for r in trail.records(kind=REQUEST):
-        last_status[r.request_id] = (r.status, r.details.get("reason"))
-    entries, completed = [], []
+    states = request_states(trail)
+    completed: list[str] = []
+    on_hold: dict[str, str] = {}
     for request in requests:
         if request.request_id in held:
             reason = f"subject on legal hold: {held[request.request_id]}"
         elif table_holds:
             reason = "tables on legal hold: " + "; ".join(table_holds)
         elif all((request.request_id, s.name) in confirmed for s in systems if s.stores_data):
-            entries.append({"kind": REQUEST, "request_id": request.request_id, "status": "completed",
-                            "detail": {"systems": sum(s.stores_data for s in systems)}})
             completed.append(request.request_id)
             continue
         else:
             continue
-        if last_status.get(request.request_id) != ("on_hold", reason):
-            entries.append({"kind": REQUEST, "request_id": request.request_id, "status": "on_hold",
-                            "detail": {"reason": reason}})
+        if states.get(request.request_id, (None, None, None))[:2] != ("on_hold", reason):
+            on_hold[request.request_id] = reason
+    entries = []
+    if completed:
+        entries.append({"kind": REQUEST, "status": "completed", "rows": len(completed),
+                        "detail": {"requests": {rid: None for rid in completed},
+                                   "systems": sum(s.stores_data for s in systems)}})
+    if on_hold:
+        entries.append({"kind": REQUEST, "status": "on_hold", "rows": len(on_hold), "detail": {"requests": on_hold}})
     return entries, completed
 
 
@@ -150,6 +155,7 @@ def run_erasure(project_dir: Path, database: Path, *, dry_run: bool = False, rea
         systems = discover_systems(plan, con, relations, project_dir, published_files(trail), vault_path(env))
         subject_names = [n for n in [spec.subject, *(t.policy.subject for t in policies.table_list())] if n]
         context = Context(plan, con, relations, keyring)
+        started_at = time.perf_counter()
         for system in progress(systems):
             if system.hold:
                 result.outcomes.append(SystemOutcome(system, note=f"legal hold: {system.hold}"))
@@ -162,12 +168,15 @@ def run_erasure(project_dir: Path, database: Path, *, dry_run: bool = False, rea
             else:
                 result.outcomes.append(_erase_one_system(context, trail, system, result.pending, env,
                                                          subject_names, record=not reapply))
+        result.seconds["systems"] = time.perf_counter() - started_at
     finally:
         con.close()
     if dry_run:
         return result
     _crash_point("before-rewrite", env)
+    started_at = time.perf_counter()
     rewrite_database(database)
+    result.seconds["rewrite"] = time.perf_counter() - started_at
     _crash_point("after-rewrite", env)
     if reapply:
         trail.append("erasure.reapply", system=str(database), method="delete",
