@@ -13,7 +13,7 @@ export VEIL_WAREHOUSE ?= $(CURDIR)/warehouse.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test install data compile build publish summary bench clean
+.PHONY: demo test install data compile build lint publish summary bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-demo: install data compile build publish summary
+demo: install data compile build lint publish summary
 
 $(VEIL_KEYRING): | install
 	$(BIN)/veil keys init --keyring $(VEIL_KEYRING)
@@ -36,6 +36,9 @@ compile: install
 
 build: install $(VEIL_KEYRING)
 	$(BIN)/dbt build --project-dir . --profiles-dir .
+
+lint: install
+	$(BIN)/veil lint --dbt
 
 publish: install
 	$(BIN)/veil publish --audience analyst --out published/analyst.duckdb
