@@ -224,3 +224,40 @@ def test_lint_dbt_finds_a_bad_mart_at_its_source_line(reference, tmp_path):
     findings = {(f["path"], f["line"], f["rule"]) for f in json.loads(result.stdout)["findings"]}
     assert ("models/marts/bad_mart.sql", 5, "VL002") in findings    # `email`, mapped back to its line
     assert ("models/marts/bad_mart.sql", 1, "VL003") in findings    # the source() line differs once compiled
+
+
+def test_erase_access_and_snapshot_on_the_reference_project(reference, tmp_path):
+    project, warehouse, _, _ = reference
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".veil"))
+    env = {**env_for(copy, copy / "wh.duckdb"), "VEIL_AUDIT_DB": str(copy / "audit.duckdb"),
+           "VEIL_VAULT": str(copy / "vault.duckdb")}
+    shutil.copy(warehouse, copy / "wh.duckdb")
+    assert run("veil", ["publish", "--audience", "analyst", "--out", "published/analyst.duckdb"], copy,
+               env).returncode == 0
+    snapshot = run("veil", ["snapshot", "--audience", "ml", "--out", "snapshots"], copy, env)
+    assert snapshot.returncode == 0, snapshot.stderr
+    with duckdb.connect(str(copy / "wh.duckdb")) as con:
+        erased = [r[0] for r in con.execute("SELECT user_id FROM raw.deletion_requests").fetchall()]
+        emails = [r[0] for r in con.execute(f"SELECT email FROM raw.users WHERE user_id IN ({','.join(map(str, erased))})").fetchall()]
+        new = con.execute("SELECT user_id FROM ml__users ORDER BY user_id LIMIT 1").fetchall()[0][0]
+        con.execute("INSERT INTO raw.deletion_requests VALUES (999999, ?, TIMESTAMP '2026-11-01', 'GDPR')", [new])
+    result = run("veil", ["erase"], copy, env)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(erased) + 1} requests completed" in result.stdout
+    assert "main.dim_user_activity" in result.stdout and "derived" in result.stdout
+    with duckdb.connect(str(copy / "wh.duckdb"), read_only=True) as con:
+        for table in ("raw.users", "raw.events", "raw.consent_events", "main.dim_user_activity", "main.ml__users"):
+            assert con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [new]).fetchall() == [(0,)], table
+    published = (copy / "published/analyst.duckdb").read_bytes() + (copy / "wh.duckdb").read_bytes()
+    assert not any(e.strip().encode() in published for e in emails if e)
+    assert run("veil", ["audit", "verify"], copy, env).returncode == 0
+    report = run("veil", ["audit", "report", "--request", "999999", "--format", "json"], copy, env)
+    assert '"status": "completed"' in report.stdout and "raw.users" in report.stdout
+    access = run("veil", ["access", "--subject", str(new), "--out", "access.json"], copy, env)
+    assert access.returncode == 0, access.stderr
+    document = json.loads((copy / "access.json").read_text())
+    assert all(not t["rows"] for t in document["tables"] if t.get("table") != "payments")
+    assert document["erasure"]["requested"] is True
+    check = run("veil", ["snapshot", "--check", str(next((copy / "snapshots").iterdir()))], copy, env)
+    assert check.returncode == 1                                   # the snapshot holds a subject erased since
