@@ -198,3 +198,23 @@ def test_report_and_sla(project):
     assert report.exit_code == 0
     assert "## Request 1: completed" in report.output and "| raw.users | policy table | delete | 1 |" in report.output
     assert CliRunner().invoke(main, ["audit", "report", "--request", "99"]).exit_code == 2
+
+
+def test_seeds_are_erased_in_the_table_and_in_the_csv_file(project):
+    import json
+
+    (project / "seeds").mkdir()
+    seed = project / "seeds" / "vip_users.csv"
+    seed.write_text("user_id,tier\n1,gold\n3,platinum\n5,silver\n")
+    with duckdb.connect(str(project / "wh.duckdb")) as con:
+        con.execute(f"CREATE TABLE main.vip_users AS SELECT * FROM read_csv('{seed}')")
+    (project / "target").mkdir()
+    (project / "target/manifest.json").write_text(json.dumps({"nodes": {"seed.p.vip_users": {
+        "unique_id": "seed.p.vip_users", "resource_type": "seed", "name": "vip_users", "alias": "vip_users",
+        "schema": "main", "original_file_path": "seeds/vip_users.csv", "config": {"materialized": "seed"}}}}))
+    result = erase()
+    assert result.exit_code == 0, result.output
+    assert "dbt seed        main.vip_users: erased 1 rows" in result.output
+    assert "seed file       seeds/vip_users.csv: erased 1 rows" in result.output
+    assert seed.read_bytes() == b"user_id,tier\n1,gold\n5,silver\n"
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM main.vip_users WHERE user_id = 3") == [(0,)]

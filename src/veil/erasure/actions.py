@@ -143,7 +143,7 @@ def _seed_file(_context: Context, system: System, subjects: list[str], apply: bo
     if apply and counts:
         handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header)
             writer.writerows(kept)
         os.replace(temp, path)
