@@ -19,9 +19,11 @@ def expected(message: str, key_hex: str = TEST_HEX) -> str:
 
 
 @pytest.fixture
-def no_key_env(monkeypatch):
+def no_key_env(monkeypatch, tmp_path):
+    """No key in the environment, and no default .veil/keyring.json (`make demo` makes one in the repo)."""
     monkeypatch.delenv("VEIL_KEY", raising=False)
     monkeypatch.delenv("VEIL_KEY_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 def test_registers_on_connection_and_cursor(monkeypatch, no_key_env):
