@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import stat
 
@@ -11,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import REPO
-from veil.audit_log import verify_log
+from veil.audit.trail import AuditTrail
 from veil.cli import main
 from veil.crypto.field import seal
 from veil.crypto.fpe import FormatPreservingCipher
@@ -29,7 +28,7 @@ def project(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VEIL_KEYRING", str(tmp_path / ".veil/keyring.json"))
     monkeypatch.setenv("VEIL_VAULT", str(tmp_path / ".veil/vault.duckdb"))
-    monkeypatch.setenv("VEIL_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("VEIL_AUDIT_DB", str(tmp_path / "audit.duckdb"))
     monkeypatch.setenv("VEIL_ACTOR", "alice@example.test")
     result = CliRunner().invoke(main, ["keys", "init"])
     assert result.exit_code == 0, result.output
@@ -41,7 +40,7 @@ def invoke(*args):
 
 
 def audit(project):
-    return [json.loads(line) for line in (project / "audit.jsonl").read_text().splitlines()]
+    return AuditTrail(project / "audit.duckdb").records(kind="reveal")
 
 
 def test_keys_init_makes_private_files_without_plaintext_keys(project):
@@ -62,9 +61,9 @@ def test_support_reveals_an_analyst_fpe_token(project):
     assert result.exit_code == 0, result.output
     assert result.output.strip() == CARD
     record = audit(project)[-1]
-    assert record["outcome"] == "revealed" and record["actor"] == "alice@example.test"
-    assert record["reason"] == "ticket 4711" and record["count"] == 1
-    assert CARD not in (project / "audit.jsonl").read_text()
+    assert record.status == "revealed" and record.details["actor"] == "alice@example.test"
+    assert record.details["reason"] == "ticket 4711" and record.rows == 1 and record.method == "support"
+    assert CARD.encode() not in (project / "audit.duckdb").read_bytes()
 
 
 def test_support_reveals_an_ml_vault_token(project):
@@ -87,18 +86,19 @@ def test_unauthorized_reveal_exits_1_and_is_audited(project, audience, table, co
                     token)
     assert result.exit_code == 1
     assert "may not reveal" in result.output and "123-45-6789" not in result.output
-    assert audit(project)[-1]["outcome"] == "refused"
+    assert audit(project)[-1].status == "refused"
 
 
-def test_the_audit_log_is_a_hash_chain(project):
+def test_reveals_are_records_of_the_hash_chained_audit_trail(project):
     for _ in range(3):
         invoke("reveal", "--audience", "analyst", "--table", "payments", "--column", "card_number", "--reason", "x",
                "1")
-    assert verify_log(project / "audit.jsonl") == 3
-    lines = (project / "audit.jsonl").read_text().splitlines()
-    (project / "audit.jsonl").write_text("\n".join([lines[0], lines[2]]) + "\n")
-    with pytest.raises(Exception, match=":2: the chain is broken"):
-        verify_log(project / "audit.jsonl")
+    assert AuditTrail(project / "audit.duckdb").verify() == 3
+    assert invoke("audit", "verify").exit_code == 0
+    with duckdb.connect(str(project / "audit.duckdb")) as con:
+        con.execute("UPDATE records SET detail = replace(detail, '\"x\"', '\"y\"') WHERE seq = 2")
+    result = invoke("audit", "verify")
+    assert result.exit_code == 1 and "record 2" in result.output
 
 
 def test_bad_reveal_input_exits_2(project):

@@ -1,9 +1,9 @@
 """`veil reveal`: turn tokens and ciphertexts back into originals, for authorized audiences only.
 
 An audience may reveal `<table>.<column>` when `policies/veil.yml` lists it
-under the audience's `may_reveal`. Every call is audited (who, which
-audience, table and column, why, how many values and their digests, the
-outcome), refusals too; a refusal is exit code 1.
+under the audience's `may_reveal`. Every call is a record of the audit trail
+(`veil.audit`: who, which audience, table and column, why, how many values
+and their digests, the outcome), refusals too; a refusal is exit code 1.
 
 How a value is reversed follows the column's reversible strategies:
 a `veil1:` ciphertext is decrypted (`encrypt`), a vault token is looked up
@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from veil.audit_log import actor, append_record, audit_path, digest
+from veil.audit.trail import actor, audit_trail, digest
 from veil.crypto.field import PREFIX, unseal
 from veil.crypto.fpe import FormatPreservingCipher
 from veil.errors import DecryptionError, KeyConfigError, UsageError, VeilError
@@ -79,21 +79,24 @@ def reveal(policies: Policies, keyring, request: RevealRequest, env: Mapping[str
         raise UsageError("--reason is required: say why the originals are needed")
     target = f"{request.table}.{request.column}"
     rules = _reversible_rules(policies, request.table, request.column)
-    record = {"action": "reveal", "actor": actor(env), "audience": request.audience, "table": request.table,
-              "column": request.column, "reason": request.reason, "count": len(request.values),
-              "value_digests": [digest(v) for v in request.values]}
-    log = audit_path(env)
+    trail = audit_trail(env)
+
+    def audit(outcome: str, **extra: str) -> None:
+        trail.append("reveal", system=target, method=request.audience, rows=len(request.values), status=outcome,
+                     detail={"actor": actor(env), "reason": request.reason,
+                             "value_digests": [digest(v) for v in request.values], **extra})
+
     if target.lower() not in {t.lower() for t in audience.may_reveal}:
-        append_record(log, {**record, "outcome": "refused"})
+        audit("refused")
         raise RevealRefused(f"audience {request.audience!r} may not reveal {target} "
                             f"(grant it with may_reveal in policies/veil.yml); the refusal was audited")
     if keyring is None:
-        append_record(log, {**record, "outcome": "failed", "error": "no keys"})
+        audit("failed", error="no keys")
         raise KeyConfigError("no keys: set VEIL_KEYRING or VEIL_KEY")
     try:
         originals = [_reverse(v, rules, target, keyring, env) for v in request.values]
     except VeilError as exc:
-        append_record(log, {**record, "outcome": "failed", "error": str(exc)})
+        audit("failed", error=str(exc))
         raise
-    append_record(log, {**record, "outcome": "revealed"})
+    audit("revealed")
     return originals

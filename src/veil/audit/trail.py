@@ -17,6 +17,7 @@ changing, removing or reordering any record breaks every hash after it;
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -31,7 +32,28 @@ import duckdb
 import pyarrow as pa
 
 from veil import __version__
-from veil.audit_log import AuditChainError
+from veil.errors import VeilError
+
+class AuditChainError(VeilError):
+    """The audit trail was changed: a record removed, edited or reordered (exit 1)."""
+
+    exit_code = 1
+
+
+def actor(env: Mapping[str, str] = os.environ) -> str:
+    """Who acts: `VEIL_ACTOR` (set by CI or a wrapper), else the OS user."""
+    if env.get("VEIL_ACTOR"):
+        return env["VEIL_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def digest(value: str) -> str:
+    """SHA-256 of a value, for records that must not hold it in clear."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
 
 AUDIT_DB_ENV = "VEIL_AUDIT_DB"
 DEFAULT_AUDIT_DB = Path(".veil/audit.duckdb")
