@@ -218,3 +218,14 @@ def test_seeds_are_erased_in_the_table_and_in_the_csv_file(project):
     assert "seed file       seeds/vip_users.csv: erased 1 rows" in result.output
     assert seed.read_bytes() == b"user_id,tier\n1,gold\n5,silver\n"
     assert rows(project / "wh.duckdb", "SELECT count(*) FROM main.vip_users WHERE user_id = 3") == [(0,)]
+
+
+def test_a_second_erase_at_the_same_time_is_refused(project):
+    import fcntl
+
+    (project / "audit.duckdb.erase.lock").touch()
+    with open(project / "audit.duckdb.erase.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        result = erase()
+    assert result.exit_code == 2 and "another `veil erase` is running" in result.output
+    assert erase().exit_code == 0                                        # released: the next run goes

@@ -19,10 +19,12 @@ counted when it started.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,10 +130,28 @@ def _completions(trail: AuditTrail, requests: list[Request], systems: list[Syste
     return entries, completed
 
 
+@contextlib.contextmanager
+def _exclusive(trail: AuditTrail) -> Iterator[None]:
+    """One `veil erase` at a time per audit trail; the OS releases the lock if the process dies."""
+    trail.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{trail.path}.erase.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError("another `veil erase` is running on this audit trail; try again when it is done") from None
+        yield
+
+
 def run_erasure(project_dir: Path, database: Path, *, dry_run: bool = False, reapply: bool = False,
                 env: Mapping[str, str] = os.environ,
                 progress: Callable[[list[System]], Iterable[System]] = lambda s: s) -> ErasureResult:
     """Erase (or, dry, count) every pending request; with `reapply`, redo every completed one."""
+    with _exclusive(audit_trail(env)):
+        return _run_erasure(project_dir, database, dry_run=dry_run, reapply=reapply, env=env, progress=progress)
+
+
+def _run_erasure(project_dir: Path, database: Path, *, dry_run: bool, reapply: bool, env: Mapping[str, str],
+                 progress: Callable[[list[System]], Iterable[System]]) -> ErasureResult:
     policies = load_policies(project_dir)
     spec = policies.project.erasure
     if spec is None:
