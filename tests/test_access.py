@@ -189,7 +189,7 @@ def test_file_is_private_and_the_access_audited_without_the_id(project, env):
     assert (record.system, record.method, record.status, record.request_id) == (
         "veil access", "json", "exported", None)
     assert record.rows == 1 + 2 + 1 + 3 + 1            # user, events, payment, consent decisions, erasure request
-    assert record.details == {"subject_digest": subject_digest(SUBJECT),
+    assert record.details == {"subject_digest": subject_digest(SUBJECT), "digest": "sha256",
                               "file": f"access/<subject>-{out.name.removeprefix(SUBJECT + '-')}"}
     record_text = json.dumps([getattr(record, f) for f in record.__dataclass_fields__])
     assert SUBJECT not in record_text and "ada.subject@example.org" not in record_text

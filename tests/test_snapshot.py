@@ -27,7 +27,10 @@ from veil.compile.plan import plan_project
 from veil.errors import UsageError
 from veil.policy.load import load_policies
 from veil.relations import PhysicalRelations
+from veil.duckdb_functions import register_functions
 from veil.snapshot import check_snapshot, create_snapshot, format_check, subject_digest
+
+KEY = bytes(range(32))   # a test key, not a secret
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 TS = datetime(2026, 1, 5, 9, 30)
@@ -74,7 +77,7 @@ def project(tmp_path: Path) -> dict:
         for name, (columns, rows) in MODEL_ROWS.items():
             _create(con, name, columns, rows)
     return {"root": tmp_path, "plan": plan, "database": database, "out": tmp_path / "snapshots",
-            "env": {"VEIL_AUDIT_DB": str(tmp_path / "audit.duckdb")}}
+            "env": {"VEIL_AUDIT_DB": str(tmp_path / "audit.duckdb"), "VEIL_KEY": KEY.hex()}}
 
 
 def _snapshot(project: dict, when: datetime = T0) -> Path:
@@ -122,17 +125,18 @@ def test_snapshot_folder_layout_and_manifest(project):
     assert manifest["consent_state_as_of"] == "2026-01-06T00:00:00"
     assert manifest["erasure_registry"] == {
         "relation": "source('raw', 'deletion_requests')", "requests": 1, "max_requested_at": "2026-02-01T00:00:00",
-        "erased_subjects": [subject_digest(5)]}
-    assert manifest["subjects"] == sorted(subject_digest(i) for i in (1, 2, 3))
+        "erased_subjects": [subject_digest(5, KEY)]}
+    assert manifest["subjects"] == sorted(subject_digest(i, KEY) for i in (1, 2, 3))
     assert manifest["untraced_tables"] == []
 
 
 def test_manifest_holds_digests_never_subject_ids(project):
     folder = _snapshot(project)
     registry = _manifest(folder)["erasure_registry"]
-    assert registry["erased_subjects"] == [subject_digest(5)] and "5" not in registry["erased_subjects"]
+    assert registry["erased_subjects"] == [subject_digest(5, KEY)] and "5" not in registry["erased_subjects"]
     with duckdb.connect() as con:   # the digest is DuckDB's sha256 of the id's text
-        assert con.execute("SELECT sha256(CAST(5::BIGINT AS VARCHAR))").fetchone()[0] == subject_digest(5)
+        register_functions(con, KEY)
+        assert con.execute("SELECT veil_hmac_sha256(CAST(5::BIGINT AS VARCHAR))").fetchone()[0] == subject_digest(5, KEY)
     text = (folder / "manifest.json").read_text()
     assert "u5@example.com" not in text and '"user_id": 5' not in text
 
@@ -183,7 +187,7 @@ def test_check_is_clean_then_names_the_newly_erased_subject(project):
     with duckdb.connect(str(project["database"])) as con:
         con.execute("INSERT INTO raw.deletion_requests VALUES (3, '2026-03-02 08:00:00'), (4, '2026-03-02 09:00:00')")
     after = _check(project, folder)
-    assert after.erased_subjects == (subject_digest(3),)   # 4 asked too, but is not in the snapshot
+    assert after.erased_subjects == (subject_digest(3, KEY),)   # 4 asked too, but is not in the snapshot
     assert after.erased_count == 1 and after.exit_code == 1 and after.changed_files == ()
     assert after.registry_at_snapshot == {"requests": 1, "max_requested_at": "2026-02-01T00:00:00"}
     assert after.registry_now == {"requests": 3, "max_requested_at": "2026-03-02T09:00:00"}

@@ -23,6 +23,7 @@ a SHA-256 digest of the subject id, never the id itself.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -40,12 +41,18 @@ from veil.relations import PhysicalRelations
 __all__ = ["FORMATS", "build_access_report", "run_access", "subject_digest", "write_access_report"]
 
 
-def subject_digest(subject: str) -> str:
-    """SHA-256 of the subject id as given: how the audit trail names the subject.
+def subject_digest(subject: str, key: bytes | None = None) -> str:
+    """How the audit trail names the subject: HMAC-SHA256 with veil's `hmac` key when
+    there are keys (a plain hash of a numeric id is reversed by trying every id),
+    else SHA-256.
 
     >>> subject_digest("42")[:16]
     '73475cb40a568e8d'
+    >>> subject_digest("42", bytes(32)) != subject_digest("42")
+    True
     """
+    if key is not None:
+        return hmac.new(key, subject.encode("utf-8"), hashlib.sha256).hexdigest()
     return hashlib.sha256(subject.encode("utf-8")).hexdigest()
 
 
@@ -67,6 +74,7 @@ def audited_file_name(out: Path, project_dir: Path, subject: str) -> str:
 def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str, out: Path | None,
                env: Mapping[str, str] = os.environ, *, as_of: datetime | None = None) -> Path:
     """Export everything held about `subject` to `out` (default `access/<subject>-<UTC time>.<fmt>`), audited."""
+    from veil.keyring import load_keyring
     from veil.policy.load import load_policies
     from veil.warehouse import resolve_database
 
@@ -83,8 +91,11 @@ def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str,
         report = build_access_report(policies, con, PhysicalRelations.for_project(project_dir, con), subject,
                                      as_of=as_of)
     out = write_access_report(report, out or default_path(project_dir, subject, fmt), fmt)
+    keyring = load_keyring(env)
+    key = keyring.primary("hmac").material if keyring is not None else None
     audit_trail(env).append("access", request_id=None, system="veil access", method=fmt,
                             rows=count_data_rows(report), status="exported",
-                            detail={"subject_digest": subject_digest(subject),
+                            detail={"subject_digest": subject_digest(subject, key),
+                                    "digest": "hmac-sha256" if key else "sha256",
                                     "file": audited_file_name(out, project_dir, subject)})
     return out

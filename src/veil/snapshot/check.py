@@ -29,7 +29,7 @@ from veil.compile.plan import ProjectPlan
 from veil.errors import UsageError
 from veil.relations import PhysicalRelations
 from veil.snapshot.create import FORMAT, FORMAT_VERSION, MANIFEST, content_hash, file_sha256
-from veil.snapshot.registry import read_erasure_registry
+from veil.snapshot.registry import keyed_connection, read_erasure_registry
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def check_snapshot(plan: ProjectPlan, database: Path, snapshot_dir: Path, *, env
     database = Path(database)
     if not database.is_file():
         raise UsageError(f"warehouse {database} not found")
-    with duckdb.connect(str(database), read_only=True) as con:
+    with keyed_connection(database, env) as con:
         registry = read_erasure_registry(con, plan.policies, relations or PhysicalRelations({}))
     erased = tuple(sorted(set(manifest.get("subjects", [])) & set(registry.erased_subjects))) if registry else ()
     then = manifest.get("erasure_registry")

@@ -36,7 +36,8 @@ from veil.compile.plan import Action, ModelPlan, ProjectPlan
 from veil.errors import UsageError
 from veil.publish import audience_models
 from veil.relations import PhysicalRelations
-from veil.snapshot.registry import (DIGEST_METHOD, digest_sql, read_consent_as_of, read_erasure_registry)
+from veil.snapshot.registry import (DIGEST_METHOD, digest_sql, keyed_connection, read_consent_as_of,
+                                    read_erasure_registry)
 from veil.warehouse_tables import locate_models
 
 FORMAT = "veil.snapshot"
@@ -131,9 +132,9 @@ def _write_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, mode
 
 
 def _read_warehouse(plan: ProjectPlan, models: list[ModelPlan], database: Path, relations: PhysicalRelations,
-                    folder: Path) -> dict[str, Any]:
+                    folder: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """Every manifest field that comes from the warehouse, read in one transaction."""
-    with duckdb.connect(str(database), read_only=True) as con:
+    with keyed_connection(database, env) as con:
         (catalog,), = con.execute("SELECT current_database()").fetchall()
         schemas = locate_models(con, catalog, [m.name for m in models])
         con.execute("BEGIN TRANSACTION")
@@ -212,7 +213,7 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     temp = out_dir / f".{audience}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
     temp.mkdir()
     try:
-        manifest = build_manifest(plan, audience, database, _read_warehouse(plan, models, database, relations, temp))
+        manifest = build_manifest(plan, audience, database, _read_warehouse(plan, models, database, relations, temp, env))
         final = _move_into_place(temp, out_dir, audience, manifest, clock)
     finally:
         shutil.rmtree(temp, ignore_errors=True)

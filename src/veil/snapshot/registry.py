@@ -1,21 +1,21 @@
 """What a snapshot records about the warehouse besides its tables: erasure and consent state.
 
-Subjects are recorded as digests, never as ids: the hex SHA-256 of the id's
-text as DuckDB casts it to VARCHAR, computed in SQL so an id read from a
+Subjects are recorded as digests, never as ids: the keyed HMAC-SHA256 of the
+id's text as DuckDB casts it to VARCHAR, computed in SQL so an id read from a
 model and the same id read from the deletion registry always agree, whatever
 their column types.
 
->>> subject_digest(42) == subject_digest("42")
+>>> subject_digest(42, bytes(32)) == subject_digest("42", bytes(32))
 True
->>> subject_digest(42)[:16]
-'73475cb40a568e8d'
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,17 +26,34 @@ from veil.policy.loaded import Policies
 from veil.policy.relation import parse_relation
 from veil.relations import PhysicalRelations
 
-DIGEST_METHOD = "sha256 hex of CAST(subject AS VARCHAR)"
+DIGEST_METHOD = "HMAC-SHA256 hex (veil's hmac key) of CAST(subject AS VARCHAR)"
 
 
-def subject_digest(value: Any) -> str:
-    """The digest of one subject id, as `digest_sql` computes it (for ids whose text is `str(value)`)."""
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+def subject_digest(value: Any, key: bytes) -> str:
+    """The digest of one subject id, as `digest_sql` computes it (for ids whose text is `str(value)`).
+
+    Keyed (HMAC-SHA256 with veil's `hmac` key): a plain hash of a numeric id is
+    reversed by trying every id, which would tell who asked to be erased.
+    """
+    return hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def digest_sql(column: exp.Expression) -> exp.Expression:
-    """`sha256(CAST(column AS VARCHAR))`: a subject's digest, in SQL."""
-    return exp.func("sha256", exp.cast(column, "VARCHAR"))
+    """`veil_hmac_sha256(CAST(column AS VARCHAR))`: a subject's digest, in SQL (the plugin's keyed function)."""
+    return exp.Anonymous(this="veil_hmac_sha256", expressions=[exp.cast(column, "VARCHAR")])
+
+
+def keyed_connection(database: Path, env) -> duckdb.DuckDBPyConnection:
+    """A read-only warehouse connection with the keyed digest registered; UsageError without keys."""
+    from veil.duckdb_functions import register_functions
+    from veil.keyring import load_keyring
+
+    keyring = load_keyring(env)
+    if keyring is None:
+        raise UsageError("snapshots digest subject ids with veil's hmac key: set VEIL_KEYRING or VEIL_KEY")
+    con = duckdb.connect(str(database), read_only=True)
+    register_functions(con, keyring, env)
+    return con
 
 
 def timestamp_text(value: Any) -> str | None:
