@@ -111,7 +111,7 @@ class Linter:
             return [(PARSE_ERROR, *_parse_error(exc, text))]
         purpose, purpose_line = self._purpose(item)
         results: list[tuple[Rule, int, int, str]] = []
-        if purpose and not self._known_purpose(purpose):
+        if purpose and not self.knows_purpose(purpose):
             line = purpose_line or 1
             return [(self._rule("VL002"), line, 1,
                      f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml")]
@@ -136,7 +136,7 @@ class Linter:
     def _rule(self, code: str) -> Rule:
         return next(r for r in RULES if r.info.code == code)
 
-    def _known_purpose(self, purpose: str) -> bool:
+    def knows_purpose(self, purpose: str) -> bool:
         return bool(PURPOSE_NAME.match(purpose)) and purpose in self.catalog.policies.project.purposes
 
     @staticmethod

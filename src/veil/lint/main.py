@@ -23,7 +23,7 @@ def lint_main(paths: tuple[Path, ...], project_dir: Path, *, purpose: str | None
     if dialect:
         config = config.model_copy(update={"dialect": dialect})
     linter = make_linter(project_dir, config, purpose)
-    if purpose and not linter._known_purpose(purpose):
+    if purpose and not linter.knows_purpose(purpose):
         raise UsageError(f"--purpose {purpose!r} is not declared in policies/veil.yml")
     if dbt_mode is None:
         dbt_mode = not paths and (project_dir / MANIFEST).is_file()
