@@ -24,7 +24,7 @@ from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.findings import Finding, RuleInfo
 from veil.lint.lineage import AnalyzedQuery, analyze
-from veil.lint.rules import PARSE_ERROR, RULES, RawFinding, Rule, Statement
+from veil.lint.rules import BY_CODE, PARSE_ERROR, RULES, RawFinding, Rule, Statement
 from veil.lint.text import file_purpose, jinja_position, position, suppressions
 from veil.policy.purposes import PURPOSE_NAME
 
@@ -113,7 +113,7 @@ class Linter:
         results: list[tuple[Rule, int, int, str]] = []
         if purpose and not self.knows_purpose(purpose):
             line = purpose_line or 1
-            return [(self._rule("VL002"), line, 1,
+            return [(BY_CODE["VL002"], line, 1,
                      f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml")]
         for original in statements:
             # rules that read the tree as written (VL001) run before analyze() rewrites it
@@ -125,16 +125,13 @@ class Linter:
                                   self.catalog, purpose)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})
-                results.append((self._rule("VL002"), 1, 1, (
+                results.append((BY_CODE["VL002"], 1, 1, (
                     f"reads policy tables ({', '.join(tables)}) but has no purpose: add "
                     "`-- veil: purpose=<purpose>` to the file, pass --purpose, or set meta.veil.purpose")))
             for rule in self.rules:
                 if rule.info.code not in AS_WRITTEN:
                     results += [(rule, *self._place(text, f), f.message) for f in rule.check(statement)]
         return results
-
-    def _rule(self, code: str) -> Rule:
-        return next(r for r in RULES if r.info.code == code)
 
     def knows_purpose(self, purpose: str) -> bool:
         return bool(PURPOSE_NAME.match(purpose)) and purpose in self.catalog.policies.project.purposes
