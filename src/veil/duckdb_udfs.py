@@ -62,12 +62,15 @@ def _missing_keys(*_: object) -> str:
     raise RuntimeError(MISSING_KEYRING)
 
 
-def crypto_functions(keyring, env: Mapping[str, str] = os.environ) -> dict[str, tuple[Callable, list, bool]]:
-    """name -> (per-value function, parameter types, deterministic)."""
+PARAMS = {"veil_mask_fpe": [VARCHAR, INTEGER, VARCHAR], "veil_mask_tokenize": [VARCHAR, INTEGER, VARCHAR],
+          "veil_mask_encrypt": [VARCHAR, VARCHAR]}
+
+
+def crypto_udfs(keyring, env: Mapping[str, str] = os.environ) -> dict[str, tuple[Callable[..., pa.Array], bool]]:
+    """name -> (Arrow UDF, side effects). Without keys, each raises a clear error when used."""
     if keyring is None:
-        return {name: (_missing_keys, params, True) for name, params in
-                (("veil_mask_fpe", [VARCHAR, INTEGER, VARCHAR]), ("veil_mask_tokenize", [VARCHAR, INTEGER, VARCHAR]),
-                 ("veil_mask_encrypt", [VARCHAR, VARCHAR]))}
+        return {name: (_fixed_arity(_per_value(_missing_keys, True), len(params)), False)
+                for name, params in PARAMS.items()}
     fpe_key = keyring.primary("fpe").material
     local = threading.local()   # an FF1 object holds one AES context: one per DuckDB thread
 
@@ -77,15 +80,10 @@ def crypto_functions(keyring, env: Mapping[str, str] = os.environ) -> dict[str, 
         return local.cipher.encrypt(value, keep_last=keep_last, luhn=luhn)
 
     sealer = Sealer(keyring.primary("encrypt"))
-    path = vault_path(env)
-
-    def tokenize(value: str, keep_last: int, luhn: str) -> str | None:
-        return shared_vault(path, keyring).tokenize([value], keep_last, luhn)[0]
-
     return {
-        "veil_mask_fpe": (fpe, [VARCHAR, INTEGER, VARCHAR], True),
-        "veil_mask_tokenize": (tokenize, [VARCHAR, INTEGER, VARCHAR], True),
-        "veil_mask_encrypt": (sealer.seal, [VARCHAR, VARCHAR], False),
+        "veil_mask_fpe": (_fixed_arity(_per_value(fpe, True), 3), False),
+        "veil_mask_tokenize": (_batched_tokenize(keyring, env), True),    # writes new tokens to the vault
+        "veil_mask_encrypt": (_fixed_arity(_per_value(sealer.seal, False), 2), True),   # a random nonce per call
     }
 
 
@@ -110,15 +108,13 @@ def _batched_tokenize(keyring, env: Mapping[str, str]) -> Callable[..., pa.Array
 
 def register_crypto_functions(conn: DuckDBPyConnection, keyring, env: Mapping[str, str] = os.environ) -> None:
     """Register the three functions on a connection (replacing earlier ones)."""
-    for name, (function, params, deterministic) in crypto_functions(keyring, env).items():
+    for name, (udf, side_effects) in crypto_udfs(keyring, env).items():
         try:
             conn.remove_function(name)
         except Exception:  # noqa: BLE001 - not registered yet
             pass
-        udf = (_batched_tokenize(keyring, env) if name == "veil_mask_tokenize" and keyring is not None
-               else _fixed_arity(_per_value(function, deterministic), len(params)))
         try:
-            conn.create_function(name, udf, params, VARCHAR, type="arrow", null_handling="special",
-                                 side_effects=not deterministic or name == "veil_mask_tokenize")
+            conn.create_function(name, udf, PARAMS[name], VARCHAR, type="arrow", null_handling="special",
+                                 side_effects=side_effects)
         except duckdb.CatalogException:
             pass   # a cursor shares its connection's catalog: the function is already there
