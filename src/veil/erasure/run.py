@@ -81,14 +81,26 @@ def _step(status: str, system: System, rows: dict[str, int]) -> dict:
             "status": status, "detail": {"system_kind": system.kind, "requests": rows}}
 
 
-def _erase_one_system(context: Context, trail: AuditTrail, system: System, requests: list[Request],
-                      env: Mapping[str, str], subject_names: list[str], record: bool) -> SystemOutcome:
-    confirmed = confirmed_steps(trail) if record else {}
-    todo = [r for r in requests if (r.request_id, system.name) not in confirmed]
+@dataclass(frozen=True)
+class Journal:
+    """What the trail held when the run began: (request id, system) -> rows, per step status.
+
+    Read once per run: a system's steps only ever concern that system, so the
+    steps this run adds for other systems change nothing for the next one.
+    """
+
+    confirmed: dict[tuple[str, str], int]
+    started: dict[tuple[str, str], int]
+
+
+def _erase_one_system(context: Context, trail: AuditTrail, journal: Journal, system: System,
+                      requests: list[Request], env: Mapping[str, str], subject_names: list[str],
+                      record: bool) -> SystemOutcome:
+    todo = [r for r in requests if (r.request_id, system.name) not in journal.confirmed]
     if not todo:
         return SystemOutcome(system, note="already confirmed")
     subjects = sorted({r.subject for r in todo})
-    started = started_steps(trail) if record else {}
+    started = journal.started
     counts = erase_system(context, system, subjects, apply=True, subject_names=subject_names,
                           before_apply=lambda counts: record and trail.append_many([_step(
                               "started", system, {r.request_id: counts.get(r.subject, 0) for r in todo
@@ -175,6 +187,8 @@ def _run_erasure(project_dir: Path, database: Path, *, dry_run: bool, reapply: b
         systems = discover_systems(plan, con, relations, project_dir, published_files(trail), vault_path(env))
         subject_names = [n for n in [spec.subject, *(t.policy.subject for t in policies.table_list())] if n]
         context = Context(plan, con, relations, keyring)
+        journal = (Journal(confirmed_steps(trail), started_steps(trail)) if not (dry_run or reapply)
+                   else Journal({}, {}))
         started_at = time.perf_counter()
         for system in progress(systems):
             if system.hold:
@@ -186,7 +200,7 @@ def _run_erasure(project_dir: Path, database: Path, *, dry_run: bool, reapply: b
                                       subject_names=subject_names)
                 result.outcomes.append(SystemOutcome(system, sum(counts.values()), len(counts), "dry run"))
             else:
-                result.outcomes.append(_erase_one_system(context, trail, system, result.pending, env,
+                result.outcomes.append(_erase_one_system(context, trail, journal, system, result.pending, env,
                                                          subject_names, record=not reapply))
         result.seconds["systems"] = time.perf_counter() - started_at
     finally:
