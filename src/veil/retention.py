@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 from sqlglot import exp
 
+from veil.compile.sql import count_where
 from veil.policy.loaded import LoadedTable, Policies
 from veil.relations import PhysicalRelations
 
@@ -49,9 +50,7 @@ def _expiring(table: LoadedTable) -> dict[str, int]:
 
 
 def _count(con: duckdb.DuckDBPyConnection, target: exp.Expression, conditions: dict[str, exp.Expression]) -> dict[str, int]:
-    sums = [exp.alias_(exp.func("SUM", exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))],
-                                                default=exp.Literal.number(0))), exp.to_identifier(key))
-            for key, cond in conditions.items()]
+    sums = [count_where(cond, key) for key, cond in conditions.items()]
     row = con.execute(exp.select(*sums).from_(target).sql(dialect="duckdb")).fetchall()[0]
     return {key: int(value or 0) for key, value in zip(conditions, row)}
 

@@ -51,8 +51,7 @@ def loss_query(model: ModelPlan, plan: ProjectPlan) -> exp.Select:
     for kind, predicate in row_filters(model, plan.policies, "duckdb"):
         fails = exp.Not(this=exp.Coalesce(this=exp.Paren(this=predicate), expressions=[exp.false()]))
         condition = sql.conjunction([*passed, fails])
-        columns.append(exp.alias_(exp.func("SUM", exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
-                                                          default=exp.Literal.number(0))), kind))
+        columns.append(sql.count_where(condition, kind))
         passed.append(exp.Paren(this=predicate.copy()))
     return exp.select(*columns).from_(sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
 

@@ -52,3 +52,13 @@ def conjunction(predicates: Sequence[exp.Expression]) -> exp.Expression | None:
     for predicate in predicates:
         result = predicate if result is None else exp.And(this=result, expression=predicate)
     return result
+
+
+def count_where(condition: exp.Expression, alias: str) -> exp.Expression:
+    """`SUM(CASE WHEN condition THEN 1 ELSE 0 END) AS alias`: rows meeting a condition, in one scan.
+
+    >>> count_where(jinja("{{ c }}"), "n").sql()
+    'SUM(CASE WHEN {{ c }} THEN 1 ELSE 0 END) AS n'
+    """
+    case = exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    return exp.alias_(exp.func("SUM", case), exp.to_identifier(alias))
