@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import stat
 from datetime import datetime, timedelta
@@ -185,15 +186,29 @@ def test_file_is_private_and_the_access_audited_without_the_id(project, env):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert not [p for p in out.parent.iterdir() if p != out]                 # no temporary file left
     trail = AuditTrail(env["VEIL_AUDIT_DB"])
-    [record] = trail.records(kind="access")
-    assert (record.system, record.method, record.status, record.request_id) == (
-        "veil access", "json", "exported", None)
+    started, record = trail.records(kind="access")
+    shown = f"{project_dir.resolve()}/access/<subject>-{out.name.removeprefix(SUBJECT + '-')}"
+    assert (record.system, record.method, record.status, record.request_id) == (shown, "json", "exported", None)
     assert record.rows == 1 + 2 + 1 + 3 + 1            # user, events, payment, consent decisions, erasure request
-    assert record.details == {"subject_digest": subject_digest(SUBJECT), "digest": "sha256",
-                              "file": f"access/<subject>-{out.name.removeprefix(SUBJECT + '-')}"}
-    record_text = json.dumps([getattr(record, f) for f in record.__dataclass_fields__])
-    assert SUBJECT not in record_text and "ada.subject@example.org" not in record_text
-    assert trail.verify() == 1
+    about = {"subject_digest": subject_digest(SUBJECT), "digest": "sha256",
+             "file": f"access/<subject>-{out.name.removeprefix(SUBJECT + '-')}"}
+    assert record.details == {**about, "run": started.details["run"]}
+    assert (started.system, started.status, started.rows) == (shown, "started", None)   # before the file existed
+    assert started.details["temp_files"] == [f"{project_dir.resolve()}/access/.*-"
+                                             f"{out.name.removeprefix(SUBJECT + '-')}.*.tmp"]
+    assert {k: started.details[k] for k in about} == about and started.details["pid"] == os.getpid()
+    for audited in (started, record):
+        record_text = json.dumps([getattr(audited, f) for f in audited.__dataclass_fields__])
+        assert SUBJECT not in record_text and "ada.subject@example.org" not in record_text
+    assert trail.verify() == 2
+
+
+def test_the_subject_is_hidden_in_a_chosen_path_too(project, env, tmp_path):
+    out = run_access(project[0], project[1], SUBJECT, "csv", tmp_path / "out" / SUBJECT / f"r{SUBJECT}.csv", env,
+                     as_of=AS_OF)
+    records = AuditTrail(env["VEIL_AUDIT_DB"]).records(kind="access")
+    assert [r.system for r in records] == [f"{tmp_path.resolve()}/out/<subject>/r<subject>.csv"] * 2
+    assert all(SUBJECT not in r.detail for r in records) and out.is_file()
 
 
 def test_csv_is_one_value_per_line_and_loads(project, env, tmp_path):
@@ -222,8 +237,8 @@ def test_unknown_subject_gets_a_report_with_empty_sections(project, env):
     assert report["audiences"] == []
     assert report["erasure"]["requested"] is False and report["erasure"]["requests"] == []
     assert report["data_rows"] == 0
-    [record] = AuditTrail(env["VEIL_AUDIT_DB"]).records(kind="access")
-    assert record.rows == 0 and "no-such-subject" not in record.detail
+    [record] = AuditTrail(env["VEIL_AUDIT_DB"]).records(kind="access", status="exported")
+    assert record.rows == 0 and "no-such-subject" not in record.detail + record.system
 
 
 def test_write_replaces_an_existing_file_atomically(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -40,8 +41,9 @@ def project(tmp_path, monkeypatch):
         con.execute((FIXTURES / "tiny_raw.sql").read_text())
         con.execute("CREATE TABLE main.dim_users AS SELECT user_id, email FROM raw.users")   # a downstream copy
         register_functions(con, bytes.fromhex(TEST_KEY_HEX), env)
+        con.execute("CREATE TABLE main.analyst__users AS SELECT user_id, name FROM raw.users")
         con.execute("CREATE TABLE main.ml__payments AS SELECT payment_id, user_id, "
-                    "veil_mask_tokenize(card_number, 4, 'invalid') AS card_number FROM raw.payments")
+                    "veil_mask_tokenize(card_number, 4, 'invalid', CAST(user_id AS VARCHAR)) AS card_number FROM raw.payments")
     close_shared_vaults()
     published = tmp_path / "published" / "analyst.duckdb"
     published.parent.mkdir()
@@ -49,7 +51,31 @@ def project(tmp_path, monkeypatch):
         con.execute(f"ATTACH '{env['VEIL_WAREHOUSE']}' AS w (READ_ONLY)")
         con.execute("CREATE TABLE analyst__users AS SELECT user_id, name FROM w.raw.users")
     AuditTrail(Path(env["VEIL_AUDIT_DB"])).append("publish", system=str(published), status="created")
+    write_manifest(tmp_path, DOWNSTREAM)
     return tmp_path
+
+
+# the tables dbt built downstream of the raw sources, as a dbt manifest describes them
+DOWNSTREAM = {
+    "dim_users": "SELECT u.user_id, u.email FROM raw.users AS u",
+    "ml__payments": "SELECT p.payment_id, p.user_id, veil_mask_tokenize(p.card_number, 4, 'invalid', "
+                    "CAST(p.user_id AS TEXT)) AS card_number FROM raw.payments AS p",
+    "analyst__users": "SELECT u.user_id, u.name FROM raw.users AS u",
+}
+SOURCES = ("users", "events", "payments", "consent_events", "deletion_requests")
+
+
+def write_manifest(root: Path, models: dict[str, str]) -> None:
+    """target/manifest.json as `dbt build` writes it, for the tables the fixture made."""
+    sources = {f"source.p.raw.{name}": {"unique_id": f"source.p.raw.{name}", "resource_type": "source",
+                                        "source_name": "raw", "name": name, "schema": "raw", "identifier": name}
+               for name in SOURCES}
+    nodes = {f"model.p.{name}": {"unique_id": f"model.p.{name}", "resource_type": "model", "name": name,
+                                 "schema": "main", "alias": name, "config": {"materialized": "table"},
+                                 "compiled_code": sql, "depends_on": {"nodes": sorted(sources)}}
+             for name, sql in models.items()}
+    (root / "target").mkdir(exist_ok=True)
+    (root / "target/manifest.json").write_text(json.dumps({"nodes": nodes, "sources": sources}))
 
 
 def erase(*args):
@@ -208,10 +234,17 @@ def test_seeds_are_erased_in_the_table_and_in_the_csv_file(project):
     seed.write_text("user_id,tier\n1,gold\n3,platinum\n5,silver\n")
     with duckdb.connect(str(project / "wh.duckdb")) as con:
         con.execute(f"CREATE TABLE main.vip_users AS SELECT * FROM read_csv('{seed}')")
-    (project / "target").mkdir()
-    (project / "target/manifest.json").write_text(json.dumps({"nodes": {"seed.p.vip_users": {
-        "unique_id": "seed.p.vip_users", "resource_type": "seed", "name": "vip_users", "alias": "vip_users",
-        "schema": "main", "original_file_path": "seeds/vip_users.csv", "config": {"materialized": "seed"}}}}))
+    manifest = json.loads((project / "target/manifest.json").read_text())
+    seed_node = {"unique_id": "seed.p.vip_users", "resource_type": "seed", "name": "vip_users", "alias": "vip_users",
+                 "schema": "main", "original_file_path": "seeds/vip_users.csv", "config": {"materialized": "seed"}}
+    manifest["nodes"]["seed.p.vip_users"] = seed_node
+    (project / "target/manifest.json").write_text(json.dumps(manifest))
+    undeclared = erase()   # a seed is a root: nothing says whose ids `user_id` holds, so nothing is guessed
+    assert undeclared.exit_code == 1 and "unresolved      main.vip_users" in undeclared.output, undeclared.output
+    assert seed.read_bytes() == b"user_id,tier\n1,gold\n3,platinum\n5,silver\n"
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM main.vip_users WHERE user_id = 3") == [(1,)]
+    seed_node["config"]["meta"] = {"veil": {"subject": "user_id"}}          # its yml: meta: {veil: {subject: ...}}
+    (project / "target/manifest.json").write_text(json.dumps(manifest))
     result = erase()
     assert result.exit_code == 0, result.output
     assert "dbt seed        main.vip_users: erased 1 rows" in result.output

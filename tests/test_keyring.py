@@ -370,25 +370,35 @@ def test_veil_keyring_pointing_nowhere_is_refused(tmp_path: Path):
     assert message == f"VEIL_KEYRING points to {missing}, which does not exist"
 
 
-def test_the_default_keyring_is_used_when_nothing_is_set(tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_the_default_keyring_is_the_projects_own(tmp_path: Path, monkeypatch):
+    from veil.project import Project
+
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
     assert load_keyring({}) is None
     assert load_keyring({"VEIL_KEYRING": "", "VEIL_KEY": ""}) is None
+    assert Project.load(project_dir, env={}).keyring() is None
 
-    init_keyring(Path(".veil/keyring.json"))
-    ring = load_keyring({})
-    assert ring is not None and ring.source == "keyring .veil/keyring.json"
-    assert ring.primary("encrypt").key_id == "encrypt:v1"
-    assert load_keyring({"VEIL_KEY": TEST_HEX}).source == "VEIL_KEY"  # an explicit key wins
+    init_keyring(project_dir / ".veil/keyring.json")
+    ring = Project.load(project_dir, env={}).keyring()
+    assert ring is not None and ring.primary("encrypt").key_id == "encrypt:v1"
+    assert Project.load(project_dir, env={"VEIL_KEY": TEST_HEX}).keyring().source == "VEIL_KEY"  # explicit wins
 
 
-def test_the_default_is_relative_to_the_current_directory(keyring_path: Path, tmp_path: Path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
+def test_the_default_never_follows_the_current_directory(tmp_path: Path, monkeypatch):
+    from veil.project import Project
+
+    project_dir, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project_dir.mkdir()
     elsewhere.mkdir()
+    init_keyring(elsewhere / ".veil/keyring.json")
     monkeypatch.chdir(elsewhere)
-    assert load_keyring({}) is None
+    assert load_keyring({}) is None                       # a keyring of the cwd is nobody's default
+    assert Project.load(project_dir, env={}).keyring() is None
+    init_keyring(project_dir / ".veil/keyring.json")
     monkeypatch.chdir(tmp_path)
-    assert load_keyring({}) is not None
+    assert Project.load("project", env={}).keyring_path == project_dir.resolve() / ".veil/keyring.json"
+    assert Project.load(project_dir, env={"VEIL_KEYRING": ".veil/keyring.json"}).keyring() is not None
 
 
 # -- a pluggable KMS

@@ -227,13 +227,27 @@ def test_unknown_audience_and_unbuilt_models_are_usage_errors(project):
 
 def test_snapshot_is_audited(project):
     folder = _snapshot(project)
-    records = audit_trail(project["env"]).records(kind="snapshot")
-    assert len(records) == 1
-    record = records[0]
-    assert (record.system, record.method, record.rows, record.status) == (folder.name, "parquet", 8, "created")
-    assert record.details["audience"] == "ml"
-    assert record.details["content_hash"] == _manifest(folder)["content_hash"]
-    assert audit_trail(project["env"]).verify() == 1
+    started, record = audit_trail(project["env"]).records(kind="snapshot")
+    assert (started.system, started.status) == (str(project["out"]), "started")      # before anything is written
+    [temp] = started.details["temp_files"]
+    assert Path(temp).parent == project["out"] and Path(temp).name.startswith(".ml-") and not Path(temp).exists()
+    assert (record.system, record.method, record.rows, record.status) == (str(folder), "parquet", 8, "created")
+    assert record.details["audience"] == "ml" and record.details["run"] == started.details["run"]
+    manifest = _manifest(folder)
+    assert record.details["content_hash"] == manifest["content_hash"]
+    assert record.details["files"] == {t["file"]: t["sha256"] for t in manifest["tables"]}
+    assert audit_trail(project["env"]).verify() == 2
+
+
+def test_a_record_naming_the_version_only_still_counts(project):
+    """Snapshots made before veil recorded paths: their record names the folder; the check still finds it."""
+    folder = _snapshot(project)
+    trail = audit_trail(project["env"])
+    recorded = trail.records(kind="snapshot", status="created")[-1]
+    trail.path.unlink()
+    trail.append("snapshot", system=folder.name, method="parquet", status="created",
+                 detail={"manifest_sha256": recorded.details["manifest_sha256"]})
+    assert _check(project, folder).audit == "matches"
 
 
 def test_docstring_examples():

@@ -27,17 +27,30 @@ DATABASE = click.option(
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a VeilError into its message on stderr and its exit code."""
+    """Turn a VeilError (or a warehouse driver error) into its message on stderr and its exit code."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import duckdb
+
+        from veil.warehouse import translate_error
+
         try:
             return command(*args, **kwargs)
         except VeilError as exc:
             click.echo(str(exc), err=True)
             sys.exit(exc.exit_code)
+        except duckdb.Error as exc:   # a connection some building block opened itself
+            click.echo(str(translate_error(exc, "the warehouse")), err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def _project(project_dir: Path, database: Path | None = None):
+    from veil.project import Project
+
+    return Project.load(project_dir, database=database)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,13 +124,10 @@ def publish_command(audience: str, out: Path, project_dir: Path, database: Path 
     Example:
       veil publish --audience analyst --out published/analyst.duckdb
     """
-    from veil.compile.plan import plan_project
-    from veil.policy.load import load_policies
     from veil.publish import publish
-    from veil.warehouse import resolve_database
 
-    plan = plan_project(load_policies(project_dir))
-    tables = publish(plan, audience, resolve_database(project_dir, database), out)
+    project = _project(project_dir, database)
+    tables = publish(project.plan, audience, project.database, out, trail=project.trail())
     for table in tables:
         click.echo(f"  {table.name}: {table.columns} columns, {table.rows} rows")
     click.echo(f"published {len(tables)} tables for audience {audience} to {out}")
@@ -149,13 +159,10 @@ def summary_command(project_dir: Path, database: Path | None, as_of: str | None)
     Example:
       veil summary
     """
-    from veil.compile.plan import plan_project
-    from veil.policy.load import load_policies
     from veil.summary import format_summary, summarize
-    from veil.warehouse import resolve_database
 
-    plan = plan_project(load_policies(project_dir))
-    click.echo(format_summary(summarize(plan, project_dir, resolve_database(project_dir, database), as_of)))
+    project = _project(project_dir, database)
+    click.echo(format_summary(summarize(project.plan, project.root, project.database, as_of)))
 
 
 @main.command("lint")
@@ -204,20 +211,9 @@ def retention_command(project_dir: Path, database: Path | None, as_of: str | Non
       veil retention --dry-run     # counts per table
       veil retention               # one DELETE and one UPDATE per table
     """
-    import duckdb
+    from veil.retention import format_results, run_retention
 
-    from veil.policy.load import load_policies
-    from veil.relations import PhysicalRelations
-    from veil.retention import apply_retention, format_results
-    from veil.warehouse import resolve_database
-
-    policies = load_policies(project_dir)
-    path = resolve_database(project_dir, database)
-    if not path.is_file():
-        raise UsageError(f"warehouse {path} not found")
-    with duckdb.connect(str(path), read_only=dry_run) as con:
-        relations = PhysicalRelations.for_project(project_dir, con)
-        results = apply_retention(policies, con, relations, as_of=as_of, dry_run=dry_run)
+    results = run_retention(_project(project_dir, database), as_of=as_of, dry_run=dry_run)
     click.echo(format_results(results, dry_run))
 
 
@@ -227,21 +223,19 @@ def keys_group() -> None:
 
 
 KEYRING_PATH = click.option("--keyring", "keyring_path", type=click.Path(dir_okay=False, path_type=Path),
-                            default=None, help="The keyring file (default: VEIL_KEYRING, else .veil/keyring.json).")
+                            default=None,
+                            help="The keyring file (default: VEIL_KEYRING, else <project>/.veil/keyring.json).")
 
 
-def _keyring_path(keyring_path: Path | None) -> Path:
-    import os
-
-    from veil.keyring import DEFAULT_KEYRING, KEYRING_ENV
-
-    return keyring_path or Path(os.environ.get(KEYRING_ENV) or DEFAULT_KEYRING)
+def _keyring_path(keyring_path: Path | None, project_dir: Path) -> Path:
+    return keyring_path or _project(project_dir).keyring_path
 
 
 @keys_group.command("init")
 @KEYRING_PATH
+@PROJECT_DIR
 @reports_errors
-def keys_init_command(keyring_path: Path | None) -> None:
+def keys_init_command(keyring_path: Path | None, project_dir: Path) -> None:
     """Create a development keyring (0600) and its local key-encryption key; keep an existing one.
 
     \b
@@ -250,7 +244,7 @@ def keys_init_command(keyring_path: Path | None) -> None:
     """
     from veil.keyring import init_keyring
 
-    path = _keyring_path(keyring_path)
+    path = _keyring_path(keyring_path, project_dir)
     if path.exists():
         click.echo(f"kept existing keyring {path}")
         return
@@ -262,8 +256,9 @@ def keys_init_command(keyring_path: Path | None) -> None:
 @keys_group.command("rotate")
 @click.argument("name")
 @KEYRING_PATH
+@PROJECT_DIR
 @reports_errors
-def keys_rotate_command(name: str, keyring_path: Path | None) -> None:
+def keys_rotate_command(name: str, keyring_path: Path | None, project_dir: Path) -> None:
     """Add a new version of key NAME and make it primary; old versions still decrypt.
 
     \b
@@ -272,7 +267,7 @@ def keys_rotate_command(name: str, keyring_path: Path | None) -> None:
     """
     from veil.keyring import rotate_key
 
-    key = rotate_key(_keyring_path(keyring_path), name)
+    key = rotate_key(_keyring_path(keyring_path, project_dir), name)
     click.echo(f"{key.key_id} is now the primary version of {name}")
 
 
@@ -287,29 +282,21 @@ def keys_reencrypt_command(project_dir: Path, database: Path | None) -> None:
     Example:
       veil keys reencrypt
     """
-    import duckdb
-
-    from veil.compile.plan import plan_project
-    from veil.keyring import load_keyring
-    from veil.policy.load import load_policies
     from veil.reencrypt import reencrypt_warehouse
-    from veil.relations import PhysicalRelations
-    from veil.vault import Vault, vault_path
-    from veil.warehouse import resolve_database
+    from veil.vault import Vault
 
-    keyring = load_keyring()
+    project = _project(project_dir, database)
+    keyring = project.keyring()
     if keyring is None:
         raise UsageError("no keys: set VEIL_KEYRING (see `veil keys init`) or VEIL_KEY")
-    path = vault_path()
+    path = project.vault_path
     if path.is_file():
         vault = Vault(path, keyring)
         click.echo(f"vault {path}: re-sealed {vault.reencrypt()} entries")
         vault.close()
-    plan = plan_project(load_policies(project_dir))
-    warehouse = resolve_database(project_dir, database)
-    if warehouse.is_file():
-        with duckdb.connect(str(warehouse)) as con:
-            for done in reencrypt_warehouse(plan, con, PhysicalRelations.for_project(project_dir, con), keyring):
+    if project.database.is_file():
+        with project.warehouse() as warehouse:
+            for done in reencrypt_warehouse(project.plan, warehouse.con, warehouse.relations, keyring):
                 click.echo(f"{done.where}: re-sealed {done.rows} values")
 
 
@@ -329,21 +316,25 @@ def erase_command(project_dir: Path, database: Path | None, dry_run: bool, reapp
       veil erase --dry-run && veil erase && veil audit report
     """
     from veil.erasure.run import run_erasure
-    from veil.warehouse import resolve_database
 
-    path = resolve_database(project_dir, database)
-    result = run_erasure(project_dir, path, dry_run=dry_run, reapply=reapply,
+    result = run_erasure(_project(project_dir, database), dry_run=dry_run, reapply=reapply,
                          progress=_progress_bar if not dry_run and sys.stderr.isatty() else lambda s: s)
     verb = "would erase" if dry_run else "re-applied" if reapply else "erased"
     click.echo(f"{len(result.pending)} requests {'to re-apply' if reapply else 'pending'}; "
-               f"{len(result.held)} on legal hold")
+               f"{len(result.held)} on legal hold; {len(result.invalid)} refused")
+    for request_id, reason in sorted(result.invalid.items()):
+        click.echo(f"  refused request {request_id}: {reason}")
     for outcome in result.outcomes:
         system = outcome.system
         what = (f"{verb} {outcome.rows} rows of {outcome.requests} requests ({system.method})"
                 if system.stores_data and outcome.requests else outcome.note or "nothing pending")
         click.echo(f"  {system.kind:<15} {system.name}: {what}")
+    if result.unresolved:
+        click.echo(f"{len(result.unresolved)} unresolved systems: requests stay open until each is resolved")
     if not dry_run and not reapply:
         click.echo(f"{len(result.completed)} requests completed")
+    if result.unresolved or result.invalid:
+        sys.exit(1)
 
 
 def _progress_bar(systems):
@@ -359,33 +350,29 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@PROJECT_DIR
 @reports_errors
-def audit_verify_command() -> None:
-    """Exit 0 when the hash chain is intact; 1 naming the first changed, removed or reordered record.
+def audit_verify_command(project_dir: Path) -> None:
+    """Exit 0 when the hash chain is intact; 1 naming the first changed, removed or reordered record,
+    or when there is no trail at all.
 
     \b
     Example:
-      veil audit verify
+      veil audit verify --project-dir my_dbt_project
     """
-    from veil.audit.trail import audit_trail
-
-    trail = audit_trail()
+    trail = _project(project_dir).trail()
     click.echo(f"audit trail {trail.path}: {trail.verify()} records, chain intact")
 
 
 def _requests(project_dir: Path, database: Path | None):
-    import duckdb
-
     from veil.erasure.requests import load_requests
-    from veil.policy.load import load_policies
-    from veil.relations import PhysicalRelations
-    from veil.warehouse import resolve_database
 
-    policies = load_policies(project_dir)
+    project = _project(project_dir, database)
+    policies = project.policies
     if policies.project.erasure is None:
         raise UsageError("policies/veil.yml has no `erasure:` relation")
-    with duckdb.connect(str(resolve_database(project_dir, database)), read_only=True) as con:
-        return policies, load_requests(policies, con, PhysicalRelations.for_project(project_dir, con))
+    with project.warehouse(read_only=True) as warehouse:
+        return project, policies, load_requests(policies, warehouse.con, warehouse.relations)
 
 
 @audit_group.command("report")
@@ -401,11 +388,10 @@ def audit_report_command(request_id: str | None, fmt: str, project_dir: Path, da
     Example:
       veil audit report --request 17 --format json
     """
-    from veil.audit.trail import audit_trail
     from veil.erasure.report import format_report, request_report
 
-    policies, requests = _requests(project_dir, database)
-    entries = request_report(audit_trail(), requests, policies.project.erasure.sla_days, request_id)
+    project, policies, requests = _requests(project_dir, database)
+    entries = request_report(project.trail(), requests, policies.project.erasure.sla_days, request_id)
     if request_id is not None and not entries:
         raise UsageError(f"no request {request_id!r} in the erasure registry")
     click.echo(format_report(entries, fmt))
@@ -423,11 +409,10 @@ def audit_sla_command(fmt: str, project_dir: Path, database: Path | None) -> Non
     Example:
       veil audit sla
     """
-    from veil.audit.trail import audit_trail
     from veil.erasure.report import format_sla, sla
 
-    policies, requests = _requests(project_dir, database)
-    lines = sla(audit_trail(), requests, policies.project.erasure.sla_days)
+    project, policies, requests = _requests(project_dir, database)
+    lines = sla(project.trail(), requests, policies.project.erasure.sla_days)
     click.echo(format_sla(lines, fmt))
     if any(line.overdue for line in lines):
         sys.exit(1)
@@ -452,24 +437,21 @@ def snapshot_command(audience: str | None, out: Path | None, check_dir: Path | N
       veil snapshot --audience ml --out snapshots/
       veil snapshot --check snapshots/ml-20260301T120000Z
     """
-    from veil.compile.plan import plan_project
-    from veil.policy.load import load_policies
     from veil.relations import PhysicalRelations
     from veil.snapshot import check_snapshot, create_snapshot, format_check, format_snapshot
-    from veil.warehouse import resolve_database
 
     if check_dir is not None and (audience or out):
         raise UsageError("--check DIR takes neither --audience nor --out")
     if check_dir is None and not (audience and out):
         raise UsageError("give --audience and --out to write a snapshot, or --check DIR to check one")
-    plan = plan_project(load_policies(project_dir))
-    path = resolve_database(project_dir, database)
-    relations = PhysicalRelations.for_project(project_dir)
+    project = _project(project_dir, database)
+    plan, path = project.plan, project.database
+    relations = PhysicalRelations.from_manifest(project.manifest)
     if check_dir is not None:
-        check = check_snapshot(plan, path, check_dir, relations=relations)
+        check = check_snapshot(plan, path, check_dir, relations=relations, env=project.env)
         click.echo(format_check(check))
         sys.exit(check.exit_code)
-    click.echo(format_snapshot(create_snapshot(plan, path, audience, out, relations=relations)))
+    click.echo(format_snapshot(create_snapshot(plan, path, audience, out, relations=relations, env=project.env)))
 
 
 @main.command("access")
@@ -495,7 +477,8 @@ def access_command(subject: str, fmt: str, out: Path | None, project_dir: Path, 
     """
     from veil.access import run_access
 
-    path = run_access(project_dir, database, subject, fmt, out)
+    project = _project(project_dir, database)
+    path = run_access(project.root, project.database, subject, fmt, out, project.env)
     click.echo(f"wrote the access report for subject {subject} to {path}")
 
 
@@ -517,10 +500,9 @@ def reveal_command(values: tuple[str, ...], audience: str, table: str, column: s
       veil reveal --audience support --table payments --column card_number \\
         --reason "ticket 4711: customer disputes a charge" 4929-1234-5678-9012
     """
-    from veil.keyring import load_keyring
-    from veil.policy.load import load_policies
     from veil.reveal import RevealRequest, reveal
 
-    policies = load_policies(project_dir)
-    for original in reveal(policies, load_keyring(), RevealRequest(audience, table, column, values, reason)):
+    project = _project(project_dir)
+    for original in reveal(project.policies, project.keyring(), RevealRequest(audience, table, column, values, reason),
+                           project.env):
         click.echo(original)

@@ -19,12 +19,14 @@ are registered on the connection and again on every cursor dbt opens.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from veil.duckdb_functions import register_functions
+from veil.project import state_env
 from veil.keyring import KEYRING_ENV, load_keyring
 from veil.keys import KEY_ENV, KEY_FILE_ENV
 
@@ -34,7 +36,8 @@ class Plugin(BasePlugin):
     the `veil_mask_*` masking functions and the reversible ones (fpe, tokenize, encrypt).
 
     Keys come from VEIL_KEYRING (or VEIL_KEY / VEIL_KEY_FILE, or the plugin's
-    `key_file` setting, or `.veil/keyring.json`), read once when dbt starts.
+    `key_file` setting, or the project's `.veil/keyring.json`), read once when dbt starts;
+    the vault is the project's `.veil/vault.duckdb` unless VEIL_VAULT says otherwise.
 
     >>> import duckdb
     >>> plugin = Plugin("veil", {})
@@ -49,7 +52,10 @@ class Plugin(BasePlugin):
         key_file = plugin_config.get("key_file")
         if key_file and not (env.get(KEY_ENV) or env.get(KEY_FILE_ENV) or env.get(KEYRING_ENV)):
             env[KEY_FILE_ENV] = str(key_file)
-        self.env = env
+        # dbt runs from the project directory (it changes into it): state paths resolve against it
+        project_dir = Path(plugin_config.get("project_dir") or env.get("DBT_PROJECT_DIR") or Path.cwd())
+        self.env = state_env(project_dir.resolve(), env)
+        env = self.env
         self.keyring = load_keyring(env)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:

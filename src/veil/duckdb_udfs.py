@@ -6,7 +6,8 @@ batch a repeated value is encrypted once for the deterministic ones (`fpe`,
 `tokenize`). Keys stay in this process's memory: nothing reaches SQL text.
 
     veil_mask_fpe(value VARCHAR, keep_last INTEGER, luhn VARCHAR) -> VARCHAR
-    veil_mask_tokenize(value VARCHAR, keep_last INTEGER, luhn VARCHAR) -> VARCHAR
+    veil_mask_tokenize(value VARCHAR, keep_last INTEGER, luhn VARCHAR, subject VARCHAR) -> VARCHAR
+                                  -- subject: the row's data subject id as text, NULL to bind none
     veil_mask_encrypt(value VARCHAR, context VARCHAR) -> VARCHAR     -- context: '<table>.<column>'
 """
 
@@ -34,6 +35,8 @@ def _fixed_arity(udf: Callable[..., pa.Array], arity: int) -> Callable[..., pa.A
         return lambda a, b: udf(a, b)
     if arity == 3:
         return lambda a, b, c: udf(a, b, c)
+    if arity == 4:
+        return lambda a, b, c, d: udf(a, b, c, d)
     raise ValueError(f"no UDF wrapper for {arity} parameters")
 
 
@@ -62,7 +65,8 @@ def _missing_keys(*_: object) -> str:
     raise RuntimeError(MISSING_KEYRING)
 
 
-PARAMS = {"veil_mask_fpe": [VARCHAR, INTEGER, VARCHAR], "veil_mask_tokenize": [VARCHAR, INTEGER, VARCHAR],
+PARAMS = {"veil_mask_fpe": [VARCHAR, INTEGER, VARCHAR],
+          "veil_mask_tokenize": [VARCHAR, INTEGER, VARCHAR, VARCHAR],
           "veil_mask_encrypt": [VARCHAR, VARCHAR]}
 
 
@@ -88,18 +92,19 @@ def crypto_udfs(keyring, env: Mapping[str, str] = os.environ) -> dict[str, tuple
 
 
 def _batched_tokenize(keyring, env: Mapping[str, str]) -> Callable[..., pa.Array]:
-    """Tokenize a whole batch with one vault round trip (lookups and inserts)."""
+    """Tokenize a whole batch with one vault round trip per option pair (lookups, inserts, owners)."""
     path = vault_path(env)
 
-    def udf(values: pa.Array, keep_last: pa.Array, luhn: pa.Array) -> pa.Array:
-        vals, keeps, lus = values.to_pylist(), keep_last.to_pylist(), luhn.to_pylist()
+    def udf(values: pa.Array, keep_last: pa.Array, luhn: pa.Array, subject: pa.Array) -> pa.Array:
+        vals, keeps, lus, subjects = values.to_pylist(), keep_last.to_pylist(), luhn.to_pylist(), subject.to_pylist()
         out: list[str | None] = [None] * len(vals)
         groups: dict[tuple[int, str], list[int]] = {}
         for i, (k, lu) in enumerate(zip(keeps, lus)):
             groups.setdefault((k, lu), []).append(i)
         vault = shared_vault(path, keyring)
         for (k, lu), rows in groups.items():
-            for i, token in zip(rows, vault.tokenize([vals[i] for i in rows], k, lu)):
+            tokens = vault.tokenize([vals[i] for i in rows], k, lu, subjects=[subjects[i] for i in rows])
+            for i, token in zip(rows, tokens):
                 out[i] = token
         return pa.array(out, type=pa.string())
 

@@ -2,15 +2,30 @@
 
 The file an analyst is given: the audience's built models, with exactly the
 columns the policies allow, and nothing else (no raw tables, no views, no
-macros, no key). It is written beside its destination and renamed into
-place, so a failed publish never leaves a partial file.
+macros, no key). It is written beside its destination as
+`.<name>.<pid>.tmp` (DuckDB adds `.tmp.wal`) and renamed into place, so a
+failed publish never leaves a partial file.
+
+The audit trail knows every file before it exists: a `publish` record with
+status `started` names the output (`system`) and the temp files
+(`detail.temp_files`, glob patterns) before anything is written, and one with
+status `completed` follows the rename. A publish killed in between (SIGKILL:
+no `finally` runs) leaves temp files holding the audience's rows; `veil erase`
+finds them from the `started` record (see `veil.erasure.files`).
+
+>>> sorted(started_detail(["/out/.a.duckdb.7.tmp"]))
+['host', 'pid', 'run', 'temp_files']
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from sqlglot import exp
@@ -18,6 +33,9 @@ from sqlglot import exp
 from veil.compile.plan import ModelPlan, ProjectPlan
 from veil.errors import UsageError
 from veil.warehouse_tables import locate_models
+
+if TYPE_CHECKING:
+    from veil.audit.trail import AuditTrail
 
 ALIAS = "veil_warehouse"
 
@@ -27,6 +45,26 @@ class PublishedTable:
     name: str
     columns: int
     rows: int
+
+
+def started_detail(temp_files: list[str]) -> dict[str, Any]:
+    """The detail of a `started` record of a command that writes files (publish, snapshot, access).
+
+    `temp_files`: glob patterns of the temp files the run may leave when killed;
+    `run` pairs the record with the one that ends the run (same `run` in its
+    detail); `pid` and `host` tell `veil erase` whether the writer still runs.
+    """
+    return {"run": secrets.token_hex(8), "pid": os.getpid(), "host": socket.gethostname(),
+            "temp_files": list(temp_files)}
+
+
+def temp_path(out: Path, pid: int) -> Path:
+    """Where a publish writes before renaming: `.<name>.<pid>.tmp` beside `out`.
+
+    >>> temp_path(Path("/data/analyst.duckdb"), 42)
+    PosixPath('/data/.analyst.duckdb.42.tmp')
+    """
+    return out.with_name(f".{out.name}.{pid}.tmp")
 
 
 def _copy_statement(model: ModelPlan, schema: str) -> str:
@@ -46,31 +84,48 @@ def audience_models(plan: ProjectPlan, audience: str) -> list[ModelPlan]:
     return plan.for_audience(audience)
 
 
-def publish(plan: ProjectPlan, audience: str, database: Path, out: Path) -> list[PublishedTable]:
-    """Copy the audience's models from `database` into a new file at `out`."""
+def _write(models: list[ModelPlan], database: Path, temp: Path) -> list[PublishedTable]:
+    """Copy the models into a new DuckDB file at `temp`, checkpointed (no WAL left)."""
+    published = []
+    with duckdb.connect(str(temp)) as con:
+        con.execute(f"ATTACH '{database.as_posix()}' AS {ALIAS} (READ_ONLY)")
+        schemas = locate_models(con, ALIAS, [m.name for m in models])
+        for model in models:
+            con.execute(_copy_statement(model, schemas[model.name]))
+            rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchall()[0][0]
+            published.append(PublishedTable(model.name, len(model.kept), rows))
+        con.execute(f"DETACH {ALIAS}")
+        con.execute("CHECKPOINT")
+    return published
+
+
+def publish(plan: ProjectPlan, audience: str, database: Path, out: Path, *,
+            trail: AuditTrail | None = None) -> list[PublishedTable]:
+    """Copy the audience's models from `database` into a new file at `out`.
+
+    The trail (default: the one the environment names) gets `started` before
+    the temp file exists and `completed` after the rename; `system` is the
+    absolute path of `out`.
+    """
+    from veil.audit.trail import audit_trail
+
     models = audience_models(plan, audience)
     if not database.is_file():
         raise UsageError(f"warehouse {database} not found: run `dbt build` first")
+    out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    temp = temp_path(out, os.getpid())
+    trail = trail or audit_trail()
+    started = started_detail([glob.escape(str(temp)), glob.escape(str(temp)) + ".*"])
+    trail.append("publish", system=str(out), method="copy", status="started",
+                 detail={"audience": audience, **started})
     temp.unlink(missing_ok=True)
-    published = []
     try:
-        with duckdb.connect(str(temp)) as con:
-            con.execute(f"ATTACH '{database.as_posix()}' AS {ALIAS} (READ_ONLY)")
-            schemas = locate_models(con, ALIAS, [m.name for m in models])
-            for model in models:
-                con.execute(_copy_statement(model, schemas[model.name]))
-                rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchall()[0][0]
-                published.append(PublishedTable(model.name, len(model.kept), rows))
-            con.execute(f"DETACH {ALIAS}")
-            con.execute("CHECKPOINT")
+        published = _write(models, database, temp)
         os.replace(temp, out)
-        from veil.audit.trail import audit_trail
-
-        audit_trail().append("publish", system=str(out), method="copy", rows=sum(t.rows for t in published),
-                             status="created", detail={"audience": audience,
-                                                       "tables": [t.name for t in published]})
+        trail.append("publish", system=str(out), method="copy", rows=sum(t.rows for t in published),
+                     status="completed", detail={"audience": audience, "run": started["run"],
+                                                 "tables": [t.name for t in published]})
     finally:
         temp.unlink(missing_ok=True)
         Path(f"{temp}.wal").unlink(missing_ok=True)

@@ -11,7 +11,6 @@ without one, a source is `<source>.<table>` and a ref is found by name.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +38,22 @@ class PhysicalRelations:
         self.schemas_by_table = schemas_by_table or {}
 
     @classmethod
-    def for_project(cls, project_dir: Path, con: Any = None) -> PhysicalRelations:
-        """Read the project's manifest if any; `con` (DuckDB) finds refs by name otherwise."""
-        path = Path(project_dir) / MANIFEST
-        index = _index_manifest(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    def from_manifest(cls, manifest: dict[str, Any] | None, con: Any = None) -> PhysicalRelations:
+        """From a dbt manifest (or None); `con` (DuckDB) finds refs by name when it has none."""
+        index = _index_manifest(manifest) if manifest else {}
         schemas = {}
         if con is not None:
             rows = con.execute("SELECT table_name, min(table_schema) FROM information_schema.tables "
-                               "GROUP BY table_name").fetchall()
+                               "WHERE table_catalog = current_database() GROUP BY table_name").fetchall()
             schemas = {name.lower(): schema for name, schema in rows}
         return cls(index, schemas)
+
+    @classmethod
+    def for_project(cls, project_dir: Path, con: Any = None) -> PhysicalRelations:
+        """The project's manifest (read by `Project`, the one reader of it) if any."""
+        from veil.project import Project
+
+        return cls.from_manifest(Project.load(project_dir, env={}).manifest, con)
 
     def locate(self, relation: Relation) -> tuple[str, str]:
         if str(relation) in self.index:

@@ -1,5 +1,10 @@
 """`veil retention`: physically delete what retention says is gone.
 
+Physically: after the deletions and nullings, the warehouse file is
+rewritten with only its live rows (`Warehouse.compact`), so the expired
+values leave the file's bytes, not just its visible rows; the vault file
+is rewritten the same way when entries were forgotten.
+
 For every policy table with a table retention, one `DELETE` removes the rows
 older than it; for every table with expiring columns, one `UPDATE` sets each
 expired value to NULL (the rows stay). Both run in one transaction per table,
@@ -7,18 +12,30 @@ on the warehouse's physical relation, with the same clock as the audience
 models (`--as-of`, default now). Rows whose event time is NULL cannot be
 aged: they are counted and left alone. Running it twice changes nothing the
 second time.
+
+Given the token vault, the entries of tokenized values go with their rows:
+before the change, the distinct values of each `tokenize`d column in the rows
+deleted (or in the column nulled) are read; after it, those that no remaining
+row of any tokenized source column holds are forgotten, by fingerprint, with
+their owners. A value a young row still has keeps its token. A dry run counts
+them and forgets nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 from sqlglot import exp
 
+from veil.compile.plan import ProjectPlan, plan_project
 from veil.compile.sql import count_where
+from veil.erasure.systems import tokenize_rules
 from veil.policy.loaded import LoadedTable, Policies
 from veil.relations import PhysicalRelations
+from veil.strategies.reversible import format_options
+from veil.vault import Vault
 
 
 @dataclass
@@ -31,6 +48,28 @@ class RetentionResult:
     deleted_rows: int = 0
     nulled: dict[str, int] = field(default_factory=dict)   # column -> values set to NULL
     undated_rows: int = 0
+    forgotten_tokens: int | None = None   # vault entries of values gone with the rows (None: no vault, none tokenized)
+
+
+@dataclass(frozen=True)
+class TokenizedColumn:
+    """A source column the vault tokenizes, with every (keep_last, luhn) an audience tokenizes it with."""
+
+    table: LoadedTable = field(compare=False, repr=False)
+    target: str                    # the physical relation's SQL name
+    column: str
+    formats: tuple[tuple[int, str], ...]
+
+
+def tokenized_columns(plan: ProjectPlan, relations: PhysicalRelations) -> list[TokenizedColumn]:
+    """Every tokenized source column, once, sorted by table and column."""
+    tables: dict[tuple[str, str], LoadedTable] = {}
+    formats: dict[tuple[str, str], set[tuple[int, str]]] = {}
+    for table, column, options in tokenize_rules(plan):
+        tables[(table.name, column)] = table
+        formats.setdefault((table.name, column), set()).add(format_options(options))
+    return [TokenizedColumn(tables[key], relations.sql_name(tables[key].relation), key[1], tuple(sorted(formats[key])))
+            for key in sorted(tables)]
 
 
 def clock(as_of: str | None) -> exp.Expression:
@@ -55,28 +94,60 @@ def _count(con: duckdb.DuckDBPyConnection, target: exp.Expression, conditions: d
     return {key: int(value or 0) for key, value in zip(conditions, row)}
 
 
-def apply_table(con: duckdb.DuckDBPyConnection, table: LoadedTable, days: int | None, target_sql: str,
-                as_of: str | None, dry_run: bool) -> RetentionResult:
-    """Delete expired rows and null expired columns of one table, in one transaction."""
+def _conditions(table: LoadedTable, days: int | None, as_of: str | None) -> dict[str, exp.Expression]:
+    """The row conditions of one table: `undated`, `deleted` (past the table's retention) and
+    `null:<column>` (the column expired in a row that stays)."""
     event_time = table.policy.event_time
-    result = RetentionResult(table.name, target_sql, days)
-    target = exp.to_table(target_sql, dialect="duckdb")
-    expiring = _expiring(table)
     conditions: dict[str, exp.Expression] = {
         "undated": exp.Is(this=exp.column(exp.to_identifier(event_time)), expression=exp.Null())}
     if days:
         conditions["deleted"] = _older_than(event_time, days, as_of)
-    for name, column_days in expiring.items():
+    for name, column_days in _expiring(table).items():
         still_here = exp.Not(this=_older_than(event_time, days, as_of)) if days else exp.true()
         conditions[f"null:{name}"] = exp.and_(
             exp.Not(this=exp.Is(this=exp.column(exp.to_identifier(name)), expression=exp.Null())),
             _older_than(event_time, column_days, as_of), still_here)
+    return conditions
+
+
+def _leaving(conditions: dict[str, exp.Expression], column: str) -> exp.Expression | None:
+    """The rows whose value of `column` goes: the row is deleted or the column nulled (None: no row)."""
+    parts = [conditions[key].copy() for key in ("deleted", f"null:{column}") if key in conditions]
+    return exp.or_(*parts) if parts else None
+
+
+def _as_text(column: str) -> exp.Expression:
+    """The column as the tokenize function receives it."""
+    return exp.cast(exp.column(exp.to_identifier(column)), exp.DataType.Type.VARCHAR)
+
+
+def _distinct_values(con: duckdb.DuckDBPyConnection, target: exp.Expression, column: str,
+                     where: exp.Expression, params: Sequence[object] = ()) -> set[str]:
+    query = exp.select(_as_text(column)).distinct().from_(target.copy()).where(
+        exp.and_(exp.Not(this=exp.Is(this=exp.column(exp.to_identifier(column)), expression=exp.Null())), where))
+    return {value for (value,) in con.execute(query.sql(dialect="duckdb"), list(params)).fetchall()}
+
+
+def apply_table(con: duckdb.DuckDBPyConnection, table: LoadedTable, days: int | None, target_sql: str,
+                as_of: str | None, dry_run: bool,
+                tokenized: Sequence[str] = ()) -> tuple[RetentionResult, dict[str, set[str]]]:
+    """Delete expired rows and null expired columns of one table, in one transaction.
+
+    Also returns, per column of `tokenized`, the distinct values (as text) that leave with the change.
+    """
+    event_time = table.policy.event_time
+    result = RetentionResult(table.name, target_sql, days)
+    target = exp.to_table(target_sql, dialect="duckdb")
+    expiring = _expiring(table)
+    conditions = _conditions(table, days, as_of)
     con.execute("BEGIN TRANSACTION")
     try:
         counts = _count(con, target, conditions)
         result.undated_rows = counts.pop("undated")
         result.deleted_rows = counts.pop("deleted", 0)
         result.nulled = {key.removeprefix("null:"): n for key, n in counts.items()}
+        leaving = {column: _distinct_values(con, target, column, where) for column in tokenized
+                   if (where := _leaving(conditions, column)) is not None}
         if not dry_run:
             if days and result.deleted_rows:
                 con.execute(exp.delete(target, where=conditions["deleted"]).sql(dialect="duckdb"))
@@ -86,7 +157,45 @@ def apply_table(con: duckdb.DuckDBPyConnection, table: LoadedTable, days: int | 
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return result
+    return result, leaving
+
+
+def forget_vanished(con: duckdb.DuckDBPyConnection, vault: Vault, policies: Policies,
+                    columns: list[TokenizedColumn], vanished: dict[str, dict[str, set[str]]],
+                    as_of: str | None, dry_run: bool) -> dict[str, int]:
+    """Forget the vault entries of the `vanished` values (table -> column -> values) that no
+    remaining row of a tokenized column holds; per table, how many (would) go.
+
+    After the change the remaining rows are simply what is there; in a dry run (nothing changed)
+    they are the rows the change would keep.
+    """
+    formats = {(c.table.name, c.column): c.formats for c in columns}
+    gone: dict[str, str] = {}    # fingerprint -> the first table whose retention removes it
+    for table_name, by_column in vanished.items():
+        for column, values in by_column.items():
+            for value in sorted(values):
+                for keep_last, luhn in formats[(table_name, column)]:
+                    gone.setdefault(vault.fingerprint(value, keep_last, luhn), table_name)
+    if not gone:
+        return {}
+    values = sorted({v for by_column in vanished.values() for vs in by_column.values() for v in vs})
+    for c in columns:
+        where: exp.Expression = exp.In(this=_as_text(c.column), query=exp.select(
+            exp.Unnest(expressions=[exp.Placeholder()])).subquery())
+        days = policies.retention_days(c.table)
+        leaving = _leaving(_conditions(c.table, days, as_of), c.column) if dry_run else None
+        if leaving is not None:
+            where = exp.and_(where, exp.Not(this=exp.func("coalesce", leaving, exp.false())))
+        for value in _distinct_values(con, exp.to_table(c.target, dialect="duckdb"), c.column, where, [values]):
+            for keep_last, luhn in c.formats:
+                gone.pop(vault.fingerprint(value, keep_last, luhn), None)
+    by_table: dict[str, list[str]] = {}
+    for fingerprint, table_name in sorted(gone.items()):
+        by_table.setdefault(table_name, []).append(fingerprint)
+    counts = vault.count_fingerprints(by_table)
+    if not dry_run:
+        vault.forget(sorted(gone))
+    return counts
 
 
 def _null_statement(target: exp.Expression, event_time: str, expiring: dict[str, int],
@@ -105,20 +214,39 @@ def _null_statement(target: exp.Expression, event_time: str, expiring: dict[str,
 
 
 def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
-                    as_of: str | None = None, dry_run: bool = False) -> list[RetentionResult]:
-    """Apply retention to every policy table that has any."""
+                    as_of: str | None = None, dry_run: bool = False, *, vault: Vault | None = None,
+                    plan: ProjectPlan | None = None) -> list[RetentionResult]:
+    """Apply retention to every policy table that has any; with `vault`, forget the tokens of
+    values that left (`plan`: the project's plan, computed when not given)."""
+    columns = tokenized_columns(plan or plan_project(policies), relations) if vault is not None else []
     results = []
+    vanished: dict[str, dict[str, set[str]]] = {}
     for table in policies.table_list():
         days = policies.retention_days(table)
         if not days and not _expiring(table):
             continue
-        results.append(apply_table(con, table, days, relations.sql_name(table.relation), as_of, dry_run))
+        tokenized = [c.column for c in columns if c.table.name == table.name]
+        result, vanished[table.name] = apply_table(con, table, days, relations.sql_name(table.relation), as_of,
+                                                   dry_run, tokenized)
+        results.append(result)
+    if vault is not None and columns:
+        forgotten = forget_vanished(con, vault, policies, columns, vanished, as_of, dry_run)
+        tokenizing = {c.table.name for c in columns}
+        for result in results:
+            if result.table in tokenizing:
+                result.forgotten_tokens = forgotten.get(result.table, 0)
     return results
 
 
 def format_results(results: list[RetentionResult], dry_run: bool) -> str:
+    """One line per table.
+
+    >>> print(format_results([RetentionResult("cards", "raw.cards", 30, 3, forgotten_tokens=2)], dry_run=True))
+    cards (raw.cards): would delete 3 rows older than 30 days; would forget 2 vault entries
+    """
     verb = "would delete" if dry_run else "deleted"
     null_verb = "would null" if dry_run else "nulled"
+    forget_verb = "would forget" if dry_run else "forgot"
     lines = []
     for r in results:
         parts = []
@@ -127,5 +255,31 @@ def format_results(results: list[RetentionResult], dry_run: bool) -> str:
         parts += [f"{null_verb} {column} in {n} rows" for column, n in r.nulled.items()]
         if r.undated_rows:
             parts.append(f"kept {r.undated_rows} rows without an event time")
+        if r.forgotten_tokens is not None:
+            parts.append(f"{forget_verb} {r.forgotten_tokens} vault entries")
         lines.append(f"{r.table} ({r.relation}): " + "; ".join(parts))
     return "\n".join(lines) or "no policy table has a retention"
+
+
+def run_retention(project, *, as_of: str | None = None, dry_run: bool = False) -> list[RetentionResult]:
+    """Apply retention to the project's warehouse and vault, then make it physical.
+
+    A dry run opens the warehouse read-only and leaves the vault closed (opening
+    it may write), so it counts rows and values but no vault entries.
+    """
+    from veil.erasure.physical import rewrite_database
+
+    keyring = project.keyring() if not dry_run and project.vault_path.is_file() else None
+    vault = Vault(project.vault_path, keyring) if keyring is not None else None
+    try:
+        with project.warehouse(read_only=dry_run) as warehouse:
+            results = apply_retention(project.policies, warehouse.con, warehouse.relations, as_of=as_of,
+                                      dry_run=dry_run, vault=vault, plan=project.plan)
+            if not dry_run and any(r.deleted_rows or any(r.nulled.values()) for r in results):
+                warehouse.compact()
+    finally:
+        if vault is not None:
+            vault.close()
+    if vault is not None and any(r.forgotten_tokens for r in results):
+        rewrite_database(project.vault_path)
+    return results

@@ -8,11 +8,31 @@ letters, separators stay, `keep_last` digits in clear, Luhn handled like
   of the `vault` key, so it survives rotation) to find the value's token again,
 - the token,
 - the original sealed with AES-256-GCM (the `vault` key's primary version,
-  bound to the fingerprint), and the key id that sealed it.
+  bound to the fingerprint), and the key id that sealed it;
+- its owners: a keyed digest of each data subject whose row carried the value
+  (HMAC-SHA256, key derived from the same first version), so erasure can
+  forget a subject's entries without the raw values, even once the rows are
+  gone. A value two subjects share has one token and two owners; an entry
+  tokenized before owners existed has none ("legacy").
 
 No plaintext and no unkeyed hash. Tokens are created for new values only;
-the same value always gets its token back; the vault never shrinks except by
-erasure. The path is `VEIL_VAULT`, else `.veil/vault.duckdb`.
+the same value always gets its token back; the vault shrinks only by erasure
+and retention. The path is `VEIL_VAULT`, else `.veil/vault.duckdb`.
+
+>>> import tempfile
+>>> from veil.keyring import keyring_from_key
+>>> vault = Vault(Path(tempfile.mkdtemp()) / "vault.duckdb", keyring_from_key(bytes(32)))
+>>> ada, bob = vault.tokenize(["4111111111111111", "5500000000000004"], keep_last=4, subjects=["1", "2"])
+>>> shared, = vault.tokenize(["4111111111111111"], keep_last=4, subjects=["2"])
+>>> shared == ada, vault.count_owned(["1", "2"])
+(True, {'1': 1, '2': 2})
+>>> vault.forget_subjects(["2"]), vault.detokenize(ada)     # still owned by 1: kept
+({'2': 2}, '4111111111111111')
+>>> vault.detokenize(bob)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+veil.errors.DecryptionError: token ... is not in the vault ...
+>>> vault.close()
 """
 
 from __future__ import annotations
@@ -45,7 +65,16 @@ CREATE TABLE IF NOT EXISTS tokens (
     sealed VARCHAR NOT NULL,
     key_id VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS owners (
+    fingerprint VARCHAR,
+    owner VARCHAR,
+    PRIMARY KEY (fingerprint, owner)
 )"""
+
+# `tokens` entries among a list of fingerprints; with the second parameter true, only those no subject owns.
+_AMONG = ("fingerprint IN (SELECT unnest(?)) AND "
+          "(NOT ? OR NOT EXISTS (SELECT 1 FROM owners AS o WHERE o.fingerprint = tokens.fingerprint))")
 
 
 def vault_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -106,6 +135,7 @@ class Vault:
         self._con: duckdb.DuckDBPyConnection | None = None
         first = keyring.get("vault", min(keyring.versions("vault")))
         self._fingerprint_key = HKDF(hashes.SHA256(), 32, None, b"veil/vault/fingerprint").derive(first.material)
+        self._owner_key = HKDF(hashes.SHA256(), 32, None, b"veil/vault/owner").derive(first.material)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -126,17 +156,44 @@ class Vault:
         message = f"{keep_last}|{luhn}|{value}".encode()
         return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
 
-    def tokenize(self, values: Iterable[str | None], keep_last: int = 0, luhn: str = "any") -> list[str | None]:
-        """Tokens for `values` (None stays None); new values get new tokens, stored sealed."""
+    def owner_digest(self, subject: str) -> str:
+        """The keyed digest that stands for a data subject (its canonical id as text) in `owners`."""
+        return hmac.new(self._owner_key, subject.encode(), hashlib.sha256).hexdigest()
+
+    def tokenize(self, values: Iterable[str | None], keep_last: int = 0, luhn: str = "any",
+                 subjects: Iterable[str | None] | None = None) -> list[str | None]:
+        """Tokens for `values` (None stays None); new values get new tokens, stored sealed.
+
+        `subjects`, parallel to `values`, binds each tokenized value to the subject of its row
+        (None: no binding for that row), in the same transaction as the new tokens.
+        """
         values = list(values)
         wanted = {v: self.fingerprint(v, keep_last, luhn) for v in set(values) if v}
+        owned: list[tuple[str, str]] = []    # (fingerprint, owner digest)
+        if subjects is not None:
+            subjects = list(subjects)
+            if len(subjects) != len(values):
+                raise ValueError(f"{len(subjects)} subjects for {len(values)} values")
+            digests = {s: self.owner_digest(s) for s in set(subjects) if s is not None}
+            owned = sorted({(wanted[v], digests[s]) for v, s in zip(values, subjects) if v and s is not None})
         with self._lock:
             con = self._connection()
             found = dict(con.execute("SELECT fingerprint, token FROM tokens WHERE fingerprint IN "
                                      "(SELECT unnest(?))", [list(wanted.values())]).fetchall()) if wanted else {}
             missing = {v: fp for v, fp in wanted.items() if fp not in found}
-            if missing:
-                found.update(self._create(con, missing, keep_last, luhn))
+            if missing or owned:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    if missing:
+                        found.update(self._create(con, missing, keep_last, luhn))
+                    owned = [pair for pair in owned if pair[0] in found]   # a value without a token owns nothing
+                    if owned:
+                        con.execute("INSERT INTO owners SELECT unnest(?), unnest(?) ON CONFLICT DO NOTHING",
+                                    [[fp for fp, _ in owned], [who for _, who in owned]])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
         return [found.get(wanted[v]) if v else None for v in values]
 
     def _create(self, con, missing: dict[str, str], keep_last: int, luhn: str) -> dict[str, str]:
@@ -190,27 +247,78 @@ class Vault:
                 con.execute("COMMIT")
                 done += len(rows)
 
-    def count_fingerprints(self, fingerprints: dict[str, list[str]]) -> dict[str, int]:
-        """How many of each owner's fingerprints the vault holds."""
+    def count_fingerprints(self, fingerprints: dict[str, list[str]], *, only_ownerless: bool = False) -> dict[str, int]:
+        """How many of each owner's fingerprints the vault holds (`only_ownerless`: legacy entries only)."""
         wanted = sorted({fp for fps in fingerprints.values() for fp in fps})
         if not wanted:
             return {}
         with self._lock:
             held = {fp for (fp,) in self._connection().execute(
-                "SELECT fingerprint FROM tokens WHERE fingerprint IN (SELECT unnest(?))", [wanted]).fetchall()}
+                f"SELECT fingerprint FROM tokens WHERE {_AMONG}", [wanted, only_ownerless]).fetchall()}
         counts = {who: sum(fp in held for fp in fps) for who, fps in fingerprints.items()}
         return {who: n for who, n in counts.items() if n}
 
-    def forget(self, fingerprints: list[str]) -> int:
-        """Erase entries (the only way the vault shrinks); returns how many went."""
+    def forget(self, fingerprints: list[str], *, only_ownerless: bool = False) -> int:
+        """Erase entries by fingerprint, with their owners; returns how many tokens went.
+
+        `only_ownerless`: erase only legacy entries (no owner), leaving those some subject still owns
+        to `forget_subjects`.
+        """
         if not fingerprints:
             return 0
+        wanted = sorted(set(fingerprints))
         with self._lock:
             con = self._connection()
-            before = con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
-            con.execute("DELETE FROM tokens WHERE fingerprint IN (SELECT unnest(?))", [sorted(set(fingerprints))])
+            con.execute("BEGIN TRANSACTION")
+            try:
+                gone = con.execute(f"DELETE FROM tokens WHERE {_AMONG}", [wanted, only_ownerless]).fetchall()[0][0]
+                if not only_ownerless:
+                    con.execute("DELETE FROM owners WHERE fingerprint IN (SELECT unnest(?))", [wanted])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             con.execute("CHECKPOINT")
-            return before - con.execute("SELECT count(*) FROM tokens").fetchall()[0][0]
+            return gone
+
+    def count_owned(self, subjects: list[str]) -> dict[str, int]:
+        """Per subject, how many tokens it owns (subjects owning none are left out)."""
+        digests = {self.owner_digest(s): s for s in set(subjects)}
+        if not digests:
+            return {}
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT o.owner, count(*) FROM owners AS o JOIN tokens AS t ON t.fingerprint = o.fingerprint "
+                "WHERE o.owner IN (SELECT unnest(?)) GROUP BY o.owner", [sorted(digests)]).fetchall()
+        return {digests[owner]: n for owner, n in sorted(rows, key=lambda r: digests[r[0]])}
+
+    def forget_subjects(self, subjects: list[str]) -> dict[str, int]:
+        """Erase the subjects' ownership, and every token they owned that nobody else owns.
+
+        A token another subject still owns stays; legacy entries (no owner) are not touched
+        (see `forget`). Returns, per subject, how many of its owner rows went (none: left out).
+        """
+        digests = {self.owner_digest(s): s for s in set(subjects)}
+        if not digests:
+            return {}
+        with self._lock:
+            con = self._connection()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                removed = con.execute("DELETE FROM owners WHERE owner IN (SELECT unnest(?)) "
+                                      "RETURNING fingerprint, owner", [sorted(digests)]).fetchall()
+                orphaned = sorted({fp for fp, _ in removed})
+                if orphaned:
+                    con.execute(f"DELETE FROM tokens WHERE {_AMONG}", [orphaned, True])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("CHECKPOINT")
+        counts: dict[str, int] = {}
+        for _, owner in removed:
+            counts[digests[owner]] = counts.get(digests[owner], 0) + 1
+        return dict(sorted(counts.items()))
 
     def count(self) -> int:
         with self._lock:

@@ -2,26 +2,14 @@
 -- audience ml (purpose ml_training) over source('raw', 'payments'); policy policies/tables/payments.yml
 {{ config(materialized='table') }}
 
-WITH masked__card_number AS (
-  SELECT
-    card_number AS raw_value,
-    VEIL_MASK_TOKENIZE(card_number, 4, 'invalid') AS masked_value
-  FROM (
-    SELECT DISTINCT
-      card_number
-    FROM {{ source('raw', 'payments') }} AS distinct_source
-  ) AS distinct_values
-)
 SELECT
   src.payment_id AS payment_id,
   src.user_id AS user_id,
-  masked__card_number.masked_value AS card_number,
+  VEIL_MASK_TOKENIZE(src.card_number, 4, 'invalid', CAST(src.user_id AS TEXT)) AS card_number,
   src.amount AS amount,
   src.currency AS currency,
   src.paid_at AS paid_at
 FROM {{ source('raw', 'payments') }} AS src
-LEFT JOIN masked__card_number
-  ON src.card_number = masked__card_number.raw_value
 WHERE
   {{ veil_erasure_filter('src.user_id') }}
   AND {{ veil_consent_filter('ml_training', 'src.user_id') }}

@@ -5,7 +5,10 @@ policy table with a `subject`, unmasked, with the retention that applies;
 their consent decisions and current consent; whether each audience model
 includes them and how it handles each column; their erasure requests) into
 one JSON or CSV file (0600), and records the access in the audit trail with
-a SHA-256 digest of the subject id, never the id itself.
+a digest of the subject id, never the id itself: an `access` record with
+status `started` before the file is written (its temp file's pattern, for
+`veil erase` to find it if the run is killed), then one `exported`. Both
+name the file (`system`: its absolute path, the id replaced by `<subject>`).
 
 >>> import duckdb, tempfile
 >>> from pathlib import Path
@@ -25,20 +28,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from veil.access.paths import audited_file_name, audited_path, temp_pattern
 from veil.access.report import build_access_report, count_data_rows
-from veil.access.write import FORMATS, default_path, safe_name, write_access_report
+from veil.access.write import FORMATS, default_path, report_subject, write_access_report
 from veil.audit import audit_trail
 from veil.errors import UsageError
+from veil.publish import started_detail
 from veil.relations import PhysicalRelations
 
-__all__ = ["FORMATS", "build_access_report", "run_access", "subject_digest", "write_access_report"]
+__all__ = ["FORMATS", "audited_file_name", "build_access_report", "report_subject", "run_access", "subject_digest",
+           "write_access_report"]
 
 
 def subject_digest(subject: str, key: bytes | None = None) -> str:
@@ -54,21 +59,6 @@ def subject_digest(subject: str, key: bytes | None = None) -> str:
     if key is not None:
         return hmac.new(key, subject.encode("utf-8"), hashlib.sha256).hexdigest()
     return hashlib.sha256(subject.encode("utf-8")).hexdigest()
-
-
-def audited_file_name(out: Path, project_dir: Path, subject: str) -> str:
-    """The report's path for the audit record: relative to the project, the subject id replaced.
-
-    >>> audited_file_name(Path("proj/access/1-20261101T093000Z.json"), Path("proj"), "1")
-    'access/<subject>-20261101T093000Z.json'
-    """
-    try:
-        shown = str(out.resolve().relative_to(project_dir.resolve()))
-    except ValueError:
-        shown = str(out)
-    for token in {subject, safe_name(subject)}:
-        shown = re.sub(rf"(?<![A-Za-z0-9]){re.escape(token)}(?![A-Za-z0-9])", "<subject>", shown)
-    return shown
 
 
 def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str, out: Path | None,
@@ -90,12 +80,16 @@ def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str,
     with duckdb.connect(str(path), read_only=True) as con:
         report = build_access_report(policies, con, PhysicalRelations.for_project(project_dir, con), subject,
                                      as_of=as_of)
-    out = write_access_report(report, out or default_path(project_dir, subject, fmt), fmt)
+    target = Path(out or default_path(project_dir, subject, fmt))
     keyring = load_keyring(env)
     key = keyring.primary("hmac").material if keyring is not None else None
-    audit_trail(env).append("access", request_id=None, system="veil access", method=fmt,
-                            rows=count_data_rows(report), status="exported",
-                            detail={"subject_digest": subject_digest(subject, key),
-                                    "digest": "hmac-sha256" if key else "sha256",
-                                    "file": audited_file_name(out, project_dir, subject)})
+    trail = audit_trail(env)
+    shown = audited_path(target, project_dir, subject)
+    about = {"subject_digest": subject_digest(subject, key), "digest": "hmac-sha256" if key else "sha256",
+             "file": audited_file_name(target, project_dir, subject)}
+    started = started_detail([temp_pattern(shown)])
+    trail.append("access", system=shown, method=fmt, status="started", detail={**about, **started})
+    out = write_access_report(report, target, fmt)
+    trail.append("access", system=shown, method=fmt, rows=count_data_rows(report), status="exported",
+                 detail={**about, "run": started["run"]})
     return out

@@ -10,6 +10,13 @@ The file holds personal data: it is created 0600 and replaced atomically.
 [('tables', 'users', 0, 'email', 'a@b.example')]
 >>> default_path(Path("proj"), "42", "csv", datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc))
 PosixPath('proj/access/42-20261101T093000Z.csv')
+
+A report file says whom it is about, whatever its name (`veil erase` reads it):
+
+>>> import tempfile
+>>> out = write_access_report({"subject": "42", "tables": []}, Path(tempfile.mkdtemp()) / "x.json", "json")
+>>> report_subject(out), report_subject(Path("/nonexistent.json"))
+('42', None)
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ FORMATS = ("json", "csv")
 CSV_HEADER = ("section", "table", "row", "field", "value")
 ACCESS_DIR = "access"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+JSON_START = b'{\n  "subject": '           # render_report writes `subject` first
+CSV_START = (",".join(CSV_HEADER) + "\n").encode("utf-8")
 
 
 def safe_name(subject: str) -> str:
@@ -106,6 +115,37 @@ def render_report(report: dict[str, Any], fmt: str) -> bytes:
         writer.writerows(tuple(_cell(v) for v in line) for line in csv_lines(report))
         return buffer.getvalue().encode("utf-8")
     raise UsageError(f"unknown access report format {fmt!r}: expected one of {', '.join(FORMATS)}")
+
+
+def _csv_subject(text: str) -> str | None:
+    rows = csv.reader(io.StringIO(text))
+    if next(rows, None) != list(CSV_HEADER):
+        return None
+    first = next(rows, None)
+    return first[4] if first and first[:4] == ["report", "", "", "subject"] and len(first) == 5 else None
+
+
+def report_subject(path: Path) -> str | None:
+    """The subject id an access report file is about, as the file says; None for any other file.
+
+    Only files that start like a report (JSON with `subject` first, or the CSV header) are read whole.
+    """
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(max(len(JSON_START), len(CSV_START)))
+            if not (start.startswith(JSON_START) or start.startswith(CSV_START)):
+                return None
+            text = (start + handle.read()).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text.startswith(CSV_START.decode()):
+        return _csv_subject(text)
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    subject = report.get("subject") if isinstance(report, dict) else None
+    return subject if isinstance(subject, str) and isinstance(report.get("tables"), list) else None
 
 
 def write_access_report(report: dict[str, Any], out: Path, fmt: str) -> Path:

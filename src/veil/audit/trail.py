@@ -156,6 +156,8 @@ class AuditTrail:
     def records(self, **where: Any) -> list[AuditRecord]:
         """Records in chain order, optionally filtered on equal fields (e.g. kind=..., request_id=...)."""
         clauses = " AND ".join(f"{k} = ?" for k in where) or "TRUE"
+        if not self.path.is_file():
+            return []   # reading never creates a trail (a dry run writes nothing)
         with self._lock, self._connect() as con:
             rows = con.execute(f"SELECT {', '.join(FIELDS)} FROM records WHERE {clauses} ORDER BY seq",
                                [str(v) if k == "request_id" else v for k, v in where.items()]).fetchall()
@@ -163,6 +165,9 @@ class AuditTrail:
 
     def verify(self) -> int:
         """The number of records when the chain is intact; AuditChainError naming the first broken one."""
+        if not self.path.is_file():
+            raise AuditChainError(f"{self.path}: no audit trail here (nothing was recorded, or the file was removed); "
+                                  "check --project-dir and VEIL_AUDIT_DB")
         previous = GENESIS
         records = self.records()
         for position, record in enumerate(records, start=1):

@@ -102,7 +102,7 @@ class ModelPlan:
 
     @property
     def subject_decision(self) -> ColumnDecision | None:
-        subject = self.table.policy.subject
+        subject = self.table.policy.subject_column
         return next((d for d in self.decisions if subject and d.name.lower() == subject.lower()), None)
 
 

@@ -31,11 +31,14 @@ from veil.compile import sql
 from veil.compile.naming import (CONSENT_FILTER_MACRO, ERASURE_FILTER_MACRO, RETENTION_FILTER_MACRO,
                                  SQL_HEADER, WITHIN_DAYS_MACRO, lookup_cte, mask_macro)
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
-from veil.policy.loaded import Policies
+from veil.policy.loaded import LoadedTable, Policies
+from veil.policy.relation import parse_relation
+from veil.policy.validate import by_relation
 from veil.policy.models import ConsentMode
 from veil.strategies import MaskContext, get_strategy
 
 SOURCE_ALIAS = "src"
+SUBJECT_LOOKUP, KEY_ALIAS, SUBJECT_ALIAS = "veil_subject_lookup", "veil_key", "veil_subject"
 RAW_VALUE = "raw_value"
 MASKED_VALUE = "masked_value"
 def _inline(strategy: str) -> bool:
@@ -45,14 +48,54 @@ def _inline(strategy: str) -> bool:
 
 
 def _per_distinct(decision: ColumnDecision) -> bool:
-    return decision.action is Action.MASK and get_strategy(decision.strategy).once_per_distinct_value
+    """Masked once per distinct value and joined back; `tokenize` binds each row's subject, so not it."""
+    return (decision.action is Action.MASK and get_strategy(decision.strategy).once_per_distinct_value
+            and decision.strategy != "tokenize")
 
 
-def masked(decision: ColumnDecision, table: str, column: exp.Column, dialect: str) -> exp.Expression:
+def subject_chain(table: LoadedTable, policies: Policies) -> list[LoadedTable]:
+    """The policy tables a `via` table reaches its subject through, nearest first (validated acyclic)."""
+    tables = by_relation(policies)
+    chain: list[LoadedTable] = []
+    via = table.policy.via
+    while via is not None:
+        parent = tables[str(parse_relation(via.relation))]
+        chain.append(parent)
+        via = parent.policy.via
+    return chain
+
+
+def _subject_lookup(model: ModelPlan, policies: Policies) -> exp.Select:
+    """(veil_key, veil_subject): the subject of each key a `via` table references, through every hop."""
+    chain = subject_chain(model.table, policies)
+    first = chain[0]
+    query = exp.select(exp.alias_(sql.column("p0", model.table.policy.via.key), KEY_ALIAS)).from_(
+        sql.relation_table(first.relation.jinja, "p0"))
+    for hop, parent in enumerate(chain[1:], start=1):
+        via = chain[hop - 1].policy.via
+        on = exp.EQ(this=sql.column(f"p{hop - 1}", via.via), expression=sql.column(f"p{hop}", via.key))
+        query = query.join(sql.relation_table(parent.relation.jinja, f"p{hop}"), on=on, join_type="inner")
+    last = len(chain) - 1
+    query = query.select(exp.alias_(sql.column(f"p{last}", chain[-1].policy.subject_column), SUBJECT_ALIAS))
+    return query.distinct()
+
+
+def subject_expression(model: ModelPlan) -> exp.Column | None:
+    """The SQL of each row's subject id in an audience model: its column, or the `via` lookup's."""
+    policy = model.table.policy
+    if policy.subject_column:
+        return sql.column(SOURCE_ALIAS, policy.subject_column)
+    if policy.via is not None:
+        return sql.column(SUBJECT_LOOKUP, SUBJECT_ALIAS)
+    return None
+
+
+def masked(decision: ColumnDecision, table: str, column: exp.Column, dialect: str,
+           subject: exp.Expression | None = None) -> exp.Expression:
     """The masking of `column` (a reference to the decision's column) for a model."""
     if _inline(decision.strategy):
         context = MaskContext(options=dict(decision.options), column_type=decision.column.type,
-                              table=table, column=decision.name)
+                              table=table, column=decision.name, subject=subject)
         return get_strategy(decision.strategy).build(column, context)
     return sql.macro_call(mask_macro(decision.strategy), column.sql(dialect=dialect))
 
@@ -72,7 +115,8 @@ def _projection(decision: ColumnDecision, model: ModelPlan, policies: Policies, 
     elif _per_distinct(decision):
         value = sql.column(lookup_cte(decision.name), MASKED_VALUE)
     else:
-        value = masked(decision, model.table.name, sql.column(SOURCE_ALIAS, decision.name), dialect)
+        value = masked(decision, model.table.name, sql.column(SOURCE_ALIAS, decision.name), dialect,
+                       subject_expression(model))
     days = column_expiry_days(decision, model, policies)
     if days is not None:
         event_time = sql.column_sql(SOURCE_ALIAS, model.table.policy.event_time, dialect)
@@ -94,8 +138,9 @@ def row_filters(model: ModelPlan, policies: Policies, dialect: str) -> list[tupl
     """Predicates every row of the model must pass, by kind: erasure, consent, retention."""
     filters: list[tuple[str, exp.Expression]] = []
     project, policy = policies.project, model.table.policy
-    if policy.subject:
-        subject = sql.column_sql(SOURCE_ALIAS, policy.subject, dialect)
+    subject_column = subject_expression(model)
+    if subject_column is not None:
+        subject = subject_column.sql(dialect=dialect)
         if project.erasure is not None:
             filters.append(("erasure", sql.macro_call(ERASURE_FILTER_MACRO, subject)))
         if project.consent is not None and project.consent_mode(model.purpose) is not ConsentMode.NONE:
@@ -114,6 +159,11 @@ def build_model_query(model: ModelPlan, policies: Policies, dialect: str = "duck
     """
     query = exp.select(*(_projection(d, model, policies, dialect) for d in model.kept)).from_(
         sql.relation_table(model.table.relation.jinja, SOURCE_ALIAS))
+    if model.table.policy.via is not None:
+        query = query.with_(SUBJECT_LOOKUP, as_=_subject_lookup(model, policies))
+        on = exp.EQ(this=sql.column(SOURCE_ALIAS, model.table.policy.via.via),
+                    expression=sql.column(SUBJECT_LOOKUP, KEY_ALIAS))
+        query = query.join(exp.Table(this=exp.to_identifier(SUBJECT_LOOKUP)), on=on, join_type="left")
     for decision in filter(_per_distinct, model.kept):
         cte = lookup_cte(decision.name)
         query = query.with_(cte, as_=_distinct_lookup(model, decision, dialect))

@@ -82,7 +82,8 @@ def _column_entry(decision: ColumnDecision, model: ModelPlan, policies: Policies
         "description": description,
         "config": {"meta": {"veil": meta}},
     }
-    is_subject = model.table.policy.subject and decision.name.lower() == model.table.policy.subject.lower()
+    subject = model.table.policy.subject_column
+    is_subject = subject is not None and decision.name.lower() == subject.lower()
     if is_subject and decision.action is Action.RAW:
         tests = _subject_tests(model, policies)
         if tests:

@@ -1,9 +1,10 @@
 """What erasure does to one system, for all pending subjects at once.
 
 Each action first counts the rows per subject (for the audit trail), then
-changes the system with one statement: a semi-join on the pending set, never
-a loop per subject. Subject ids travel as text and are cast once, on the
-pending side, to the column's type, so the big table is scanned as it is.
+changes the system with one statement built as a sqlglot tree: a semi-join
+on the pending set through the table's identity columns, never a loop per
+subject and never a match by column name. The pending subjects are the
+relation `veil_pending(subject)` of canonical ids (see `veil.identity.keys`).
 """
 
 from __future__ import annotations
@@ -11,147 +12,259 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+from sqlglot import exp
 
 from veil.compile.plan import ProjectPlan
 from veil.erasure.physical import rewrite_database
 from veil.erasure.systems import System, tokenize_rules
+from veil.identity.graph import IdentityGraph, TableIdentity
+from veil.identity.keys import PENDING, count_by_subject, in_query, keys_of, pending_rows
+from veil.identity.subjects import SubjectKind, is_integer_type, loaded_cell
 from veil.policy.models import Classification
-from veil.relations import PhysicalRelations
 from veil.vault import Vault
 
 
 @dataclass
 class Context:
     plan: ProjectPlan
-    con: duckdb.DuckDBPyConnection        # the warehouse
-    relations: PhysicalRelations
+    warehouse: object                    # veil.warehouse.Warehouse
+    graph: IdentityGraph
     keyring: object | None
+    trail: object | None = None
+
+    def register_pending(self, subjects: list[str]) -> None:
+        self.warehouse.con.register(PENDING, pa.table({"subject": pa.array(subjects, pa.string())}))
 
 
-def _column_type(con: duckdb.DuckDBPyConnection, target: str, column: str) -> str:
-    for name, sql_type, *_ in con.execute(f"DESCRIBE {target}").fetchall():
-        if name.lower() == column.lower():
-            return sql_type
-    raise KeyError(column)
+def _add(counts: dict[str, int], subject: str, n: int) -> None:
+    counts[subject] = counts.get(subject, 0) + n
 
 
-def _pending(con: duckdb.DuckDBPyConnection, target: str, column: str) -> str:
-    """`"col" IN (<pending subjects cast to the column's type>)`; the list is parameter $subjects."""
-    return f'"{column}" IN (SELECT TRY_CAST(s AS {_column_type(con, target, column)}) FROM unnest($subjects) t(s))'
+def count_rows(context: Context, table: TableIdentity) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for subject, n in context.warehouse.execute(count_by_subject(context.graph, table)):
+        _add(counts, subject, n)
+    return counts
 
 
-def count_rows(con: duckdb.DuckDBPyConnection, target: str, column: str, subjects: list[str]) -> dict[str, int]:
-    rows = con.execute(f'SELECT CAST("{column}" AS VARCHAR), count(*) FROM {target} '
-                       f"WHERE {_pending(con, target, column)} GROUP BY 1", {"subjects": subjects}).fetchall()
-    return dict(rows)
+def _surrogate(sql_type: str) -> exp.Expression:
+    """A random value of the column's type, drawn per row: nothing derived from the id, rows unlinkable."""
+    if is_integer_type(sql_type):
+        bound = 2**31 - 2 if sql_type.upper() in {"INTEGER", "INT", "INT4"} else 9 * 10**18
+        return exp.Neg(this=exp.Paren(this=exp.Add(this=exp.Literal.number(1), expression=exp.cast(
+            exp.Floor(this=exp.Mul(this=exp.Anonymous(this="random"), expression=exp.Literal.number(bound))),
+            exp.DataType.build(sql_type, dialect="duckdb")))))
+    uuid = exp.cast(exp.Anonymous(this="uuid"), exp.DataType.Type.VARCHAR)
+    if sql_type.upper() == "UUID":
+        return exp.Anonymous(this="uuid")
+    return exp.DPipe(this=exp.Literal.string("anon_"), expression=uuid)
 
 
-def _delete(con, target: str, column: str, subjects: list[str]) -> None:
-    con.execute(f"DELETE FROM {target} WHERE {_pending(con, target, column)}", {"subjects": subjects})
+def _kept_columns(context: Context, table: TableIdentity) -> set[str]:
+    """Columns left as they are by `anonymize`: those the policy classifies NON_PII."""
+    policies = [table.policy] if table.policy is not None else [
+        context.graph.tables[w.key].policy for w in context.graph.policy_tables.values()
+        if context.graph.tables.get(w.key) is not None and context.graph.tables[w.key].kind == "view"
+        and table.table.key in context.graph._ancestors(context.graph.tables[w.key])]
+    keep: set[str] = set()
+    for loaded in policies:
+        keep |= {c.name.lower() for c in loaded.policy.columns if c.pii_classification is Classification.NON_PII}
+    return keep
 
 
-def _anonymize(context: Context, system: System, subjects: list[str]) -> None:
-    """NULL every column that is not NON_PII; replace the subject by its keyed pseudonym."""
-    con, target, subject = context.con, system.target, system.subject_column
-    policy = system.table.policy
-    keep = {c.name.lower() for c in policy.columns if c.pii_classification is Classification.NON_PII}
+def _anonymize(context: Context, table: TableIdentity) -> exp.Update:
+    """NULL every column that is not NON_PII; identity columns get a random surrogate per row."""
+    keep = _kept_columns(context, table)
+    identity = {c.lower() for c, _ in table.identities}
     assignments = []
-    for name, sql_type, *_ in con.execute(f"DESCRIBE {target}").fetchall():
-        if name.lower() == subject.lower():
-            digest = f'substr(veil_hmac_sha256(CAST("{name}" AS VARCHAR)), 1, 15)'
-            pseudonym = (f"-CAST(('0x' || {digest}) AS BIGINT)" if any(t in sql_type for t in ("INT", "DECIMAL"))
-                         else f"'anon_' || {digest}")
-            assignments.append(f'"{name}" = {pseudonym}')
-        elif name.lower() not in keep:
-            assignments.append(f'"{name}" = NULL')
-    con.execute(f"UPDATE {target} SET {', '.join(assignments)} WHERE {_pending(con, target, subject)}",
-                {"subjects": subjects})
-
-
-def _subject_values(context: Context, subjects: list[str]) -> dict[str, list[tuple[str, int, str]]]:
-    """Per subject, the (value, keep_last, luhn) of every column the vault tokenizes."""
-    found: dict[str, list[tuple[str, int, str]]] = {}
-    for table, column, options in tokenize_rules(context.plan):
-        target = context.relations.sql_name(table.relation)
-        subject = table.policy.subject
-        if not subject:
+    for lower, name in table.columns.items():
+        if lower in identity:
+            value = _surrogate(table.types[lower])
+        elif lower in keep:
             continue
-        rows = context.con.execute(
-            f'SELECT DISTINCT CAST("{subject}" AS VARCHAR), CAST("{column}" AS VARCHAR) FROM {target} '
-            f'WHERE "{column}" IS NOT NULL AND {_pending(context.con, target, subject)}',
-            {"subjects": subjects}).fetchall()
-        for who, value in rows:
-            found.setdefault(who, []).append((value, options.get("keep_last", 0), options.get("luhn", "invalid")))
+        else:
+            value = exp.Null()
+        assignments.append(exp.EQ(this=exp.column(name, quoted=True), expression=value))
+    update = exp.Update(this=table.table.expression, expressions=assignments)
+    return update.where(pending_rows(context.graph, table))
+
+
+def erase_table(context: Context, system: System) -> None:
+    table = system.identity
+    if system.method == "anonymize":
+        statement = _anonymize(context, table)
+    else:
+        statement = exp.delete(table.table.expression, where=pending_rows(context.graph, table))
+    with context.warehouse.transaction():
+        context.warehouse.execute(statement)
+
+
+# -- the vault
+
+def _raw_values(context: Context, subjects: list[str]) -> dict[str, list[tuple[str, int, str]]]:
+    """Per subject, (value, keep_last, luhn) of tokenized columns still stored (entries made before binding)."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for loaded, column, options in tokenize_rules(context.plan):
+        where = context.graph.policy_tables.get(loaded.name)
+        table = context.graph.tables.get(where.key) if where else None
+        if table is None or not table.identities or column.lower() not in table.columns:
+            continue
+        for subject_column, domain in table.identities[:1]:
+            from veil.identity.keys import mapping
+            query, key_type = mapping(context.graph, domain)
+            reference = exp.column(subject_column, table="veil_t", quoted=True)
+            key = exp.column("veil_key", table="veil_m")
+            on = exp.EQ(this=exp.cast(reference, exp.DataType.Type.VARCHAR), expression=exp.cast(
+                key, exp.DataType.Type.VARCHAR))
+            select = exp.select(exp.column("veil_subject", table="veil_m"), exp.cast(exp.column(
+                table.columns[column.lower()], table="veil_t", quoted=True), exp.DataType.Type.VARCHAR)).distinct(
+            ).from_(table.table.expression.as_("veil_t")).join(
+                exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("veil_m"))), on=on).where(
+                exp.column(table.columns[column.lower()], table="veil_t", quoted=True).is_(exp.Null()).not_())
+            for who, value in context.warehouse.execute(select):
+                found.setdefault(who, []).append((value, options.get("keep_last", 0), options.get("luhn", "invalid")))
     return found
 
 
-def _vault(context: Context, system: System, subjects: list[str], apply: bool, _names=None) -> dict[str, int]:
-    values = _subject_values(context, subjects)
+def _vault(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    values = _raw_values(context, subjects)
     vault = Vault(Path(system.target), context.keyring)
     try:
         fingerprints = {who: [vault.fingerprint(*v) for v in vs] for who, vs in values.items()}
-        counts = vault.count_fingerprints(fingerprints)
+        counts = vault.count_owned(subjects)
+        for who, n in vault.count_fingerprints(fingerprints, only_ownerless=True).items():
+            counts[who] = counts.get(who, 0) + n
         if apply:
-            vault.forget([fp for fps in fingerprints.values() for fp in fps])
+            vault.forget_subjects(subjects)
+            vault.forget([fp for fps in fingerprints.values() for fp in fps], only_ownerless=True)
     finally:
         vault.close()
-    if apply:
+    if apply and counts:
         rewrite_database(Path(system.target))
     return counts
 
 
-def _published(_context: Context, system: System, subjects: list[str], apply: bool,
-               subject_names: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    with duckdb.connect(system.target, read_only=not apply) as con:
-        tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
-        for schema, table in tables:
-            target = f'"{schema}"."{table}"'
-            columns = {r[0].lower(): r[0] for r in con.execute(f"DESCRIBE {target}").fetchall()}
-            column = next((columns[n.lower()] for n in subject_names if n.lower() in columns), None)
-            if column is None:
-                continue
-            for who, n in count_rows(con, target, column, subjects).items():
-                counts[who] = counts.get(who, 0) + n
-            if apply:
-                _delete(con, target, column, subjects)
-    if apply:
-        rewrite_database(Path(system.target))
-    return counts
+# -- files outside the warehouse
+
+def domain_keys(context: Context, table: TableIdentity, subjects: list[str]) -> list[tuple[str, set[str], dict]]:
+    """Per identity column of `table`: (column, its keys as text, key -> subject), from the warehouse as it is."""
+    found = []
+    for column, domain in table.identities:
+        if domain.is_subject:
+            found.append((column, set(subjects), {s: s for s in subjects}))
+            continue
+        owners = {key: subject for subject, key in context.warehouse.execute(keys_of(context.graph, domain))}
+        found.append((column, set(owners), owners))
+    return found
 
 
-def _seed_file(_context: Context, system: System, subjects: list[str], apply: bool, _names=None) -> dict[str, int]:
+def _seed_file(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
     path = Path(system.target)
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         rows = list(reader)
-    index = next((i for i, h in enumerate(header) if h.strip().lower() == system.subject_column.lower()), None)
-    wanted = set(subjects)
+    positions = {h.strip().lower(): i for i, h in enumerate(header)}
+    table = system.identity
+    checks = []
+    for column, keys, owners in domain_keys(context, table, subjects):
+        index = positions.get(column.lower())
+        if index is None:
+            raise ValueError(f"{path}: no column {column!r}, which the seed table {table.name} has")
+        kind = SubjectKind.INTEGER if is_integer_type(table.types.get(column.lower(), "")) else SubjectKind.TEXT
+        checks.append((index, kind, keys, owners))
     counts: dict[str, int] = {}
     kept = []
     for row in rows:
-        who = row[index].strip() if index is not None and index < len(row) else None
-        if who in wanted:
-            counts[who] = counts.get(who, 0) + 1
-        else:
+        owner = None
+        for index, kind, keys, owners in checks:
+            cell = loaded_cell(row[index], kind) if index < len(row) else None
+            if cell is not None and cell in keys:
+                owner = owners[cell]
+                break
+        if owner is None:
             kept.append(row)
+        else:
+            _add(counts, owner, 1)
     if apply and counts:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(header)
             writer.writerows(kept)
+        os.chmod(temp, path.stat().st_mode & 0o777)
         os.replace(temp, path)
     return counts
 
 
+def _published(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    """A published DuckDB file: each table is its model's copy, erased through the model's identity."""
+    counts: dict[str, int] = {}
+    with duckdb.connect(system.target, read_only=not apply) as con:
+        tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                             "WHERE table_catalog = current_database()").fetchall()
+        for schema, name in tables:
+            model = next((t for t in context.graph.by_name(name) if t.status == "identified"), None)
+            if model is None:
+                continue
+            target = exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+            present = {r[0].lower(): r[0] for r in con.execute(f"DESCRIBE {target.sql('duckdb')}").fetchall()}
+            matches = []
+            for position, (column, keys, owners) in enumerate(domain_keys(context, model, subjects)):
+                if column.lower() not in present:
+                    continue
+                relation = f"veil_keys_{position}"
+                con.register(relation, pa.table({"veil_key": pa.array(sorted(keys), pa.string()),
+                                                 "veil_subject": pa.array([owners[k] for k in sorted(keys)],
+                                                                          pa.string())}))
+                reference = exp.cast(exp.column(present[column.lower()], quoted=True), exp.DataType.Type.VARCHAR)
+                matches.append((reference, relation))
+                query = exp.select(exp.column("veil_subject", table="k"), exp.Count(this=exp.Star())).from_(
+                    target.copy()).join(exp.to_table(relation).as_("k"), on=exp.EQ(
+                        this=reference.copy(), expression=exp.column("veil_key", table="k"))).group_by(
+                    exp.column("veil_subject", table="k"))
+                for who, n in con.execute(query.sql("duckdb")).fetchall():
+                    _add(counts, who, n)
+            if apply and matches:
+                condition = exp.or_(*(in_query(ref, exp.select("veil_key").from_(rel)) for ref, rel in matches))
+                con.execute(exp.delete(target, where=condition).sql("duckdb"))
+    if apply and counts:
+        rewrite_database(Path(system.target))
+    return counts
+
+
+def _access_export(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    from veil.erasure import files as veil_files
+
+    return veil_files.erase_access_exports([Path(system.target)], subjects, apply)
+
+
+def _snapshot(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    from veil.erasure import files as veil_files
+
+    return veil_files.erase_snapshot(Path(system.target), subjects, apply, keyring=context.keyring,
+                                     trail=context.trail)
+
+
+def _temp_file(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    from veil.erasure import files as veil_files
+
+    return veil_files.remove_stale_temp_files([Path(system.target)], apply)
+
+
+FILE_ACTIONS: dict[str, Callable[[Context, System, list[str], bool], dict[str, int]]] = {
+    "vault": _vault, "published file": _published, "seed file": _seed_file, "access export": _access_export,
+    "snapshot": _snapshot, "temp file": _temp_file}
+
+
 def erase_system(context: Context, system: System, subjects: list[str], apply: bool,
-                 subject_names: list[str], before_apply=lambda counts: None) -> dict[str, int]:
+                 before_apply=lambda counts: None) -> dict[str, int]:
     """Rows per subject in the system; with `apply`, erase them (one statement for all subjects).
 
     `before_apply(counts)` runs between counting and erasing (the journal's `started` step).
@@ -159,22 +272,14 @@ def erase_system(context: Context, system: System, subjects: list[str], apply: b
     if not system.stores_data or not subjects:
         before_apply({})
         return {}
-    if system.kind in {"vault", "published file", "seed file"}:
-        counts = _FILE_SYSTEMS[system.kind](context, system, subjects, False, subject_names)
+    if system.kind in FILE_ACTIONS:
+        counts = FILE_ACTIONS[system.kind](context, system, subjects, False)
         before_apply(counts)
-        if apply and counts:
-            _FILE_SYSTEMS[system.kind](context, system, subjects, True, subject_names)
+        if apply and (counts or system.kind == "snapshot"):   # a snapshot erasure killed half-way is finished
+            FILE_ACTIONS[system.kind](context, system, subjects, True)
         return counts
-    counts = count_rows(context.con, system.target, system.subject_column, subjects)
+    counts = count_rows(context, system.identity)
     before_apply(counts)
     if apply and counts:
-        context.con.execute("BEGIN TRANSACTION")
-        if system.method == "anonymize":
-            _anonymize(context, system, subjects)
-        else:
-            _delete(context.con, system.target, system.subject_column, subjects)
-        context.con.execute("COMMIT")
+        erase_table(context, system)
     return counts
-
-
-_FILE_SYSTEMS = {"vault": _vault, "published file": _published, "seed file": _seed_file}

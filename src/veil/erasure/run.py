@@ -28,21 +28,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from veil.audit.trail import AuditTrail, audit_trail
-from veil.compile.plan import plan_project
-from veil.duckdb_functions import register_functions
+from veil.audit.trail import AuditTrail
 from veil.erasure.actions import Context, erase_system
-from veil.erasure.physical import rewrite_database
 from veil.erasure.requests import (REQUEST, STEP, Request, completed_ids, confirmed_steps, load_requests,
                                    request_states, started_steps)
-from veil.erasure.systems import System, discover_systems
+from veil.erasure.systems import System, discover_systems, file_systems, tokenize_rules
 from veil.errors import UsageError
-from veil.keyring import load_keyring
-from veil.policy.load import load_policies
-from veil.relations import PhysicalRelations
-from veil.vault import vault_path
+from veil.identity import build_identity_graph, canonical_subject
+from veil.policy.yaml_lines import line_of
+from veil.project import Project
 
 CRASH_ENV = "VEIL_ERASE_CRASH_AT"   # tests: kill the process at a named point
 
@@ -59,9 +53,15 @@ class SystemOutcome:
 class ErasureResult:
     pending: list[Request] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)        # request id -> reason
+    invalid: dict[str, str] = field(default_factory=dict)     # request id -> why its subject id is refused
+    systems: list[System] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     outcomes: list[SystemOutcome] = field(default_factory=list)
     dry_run: bool = False
+
+    @property
+    def unresolved(self) -> list[System]:
+        return [s for s in self.systems if s.blocks]
     reapply: bool = False
     seconds: dict[str, float] = field(default_factory=dict)   # systems (count, erase, journal), rewrite
 
@@ -69,11 +69,6 @@ class ErasureResult:
 def _crash_point(name: str, env: Mapping[str, str]) -> None:
     if env.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def published_files(trail: AuditTrail) -> list[Path]:
-    """Files `veil publish` wrote that still exist."""
-    return sorted({Path(r.system) for r in trail.records(kind="publish") if r.system and Path(r.system).is_file()})
 
 
 def _step(status: str, system: System, rows: dict[str, int]) -> dict:
@@ -94,14 +89,13 @@ class Journal:
 
 
 def _erase_one_system(context: Context, trail: AuditTrail, journal: Journal, system: System,
-                      requests: list[Request], env: Mapping[str, str], subject_names: list[str],
-                      record: bool) -> SystemOutcome:
+                      requests: list[Request], env: Mapping[str, str], record: bool) -> SystemOutcome:
     todo = [r for r in requests if (r.request_id, system.name) not in journal.confirmed]
     if not todo:
         return SystemOutcome(system, note="already confirmed")
     subjects = sorted({r.subject for r in todo})
     started = journal.started
-    counts = erase_system(context, system, subjects, apply=True, subject_names=subject_names,
+    counts = erase_system(context, system, subjects, apply=True,
                           before_apply=lambda counts: record and trail.append_many([_step(
                               "started", system, {r.request_id: counts.get(r.subject, 0) for r in todo
                                                   if (r.request_id, system.name) not in started})]))
@@ -114,31 +108,38 @@ def _erase_one_system(context: Context, trail: AuditTrail, journal: Journal, sys
 
 
 def _completions(trail: AuditTrail, requests: list[Request], systems: list[System],
-                 held: dict[str, str]) -> tuple[list[dict], list[str]]:
+                 held: dict[str, str], invalid: dict[str, str]) -> tuple[list[dict], list[str]]:
     confirmed = confirmed_steps(trail)
     table_holds = [f"{s.name}: {s.hold}" for s in systems if s.hold]
+    unresolved = [f"{s.name}: {s.method}" for s in systems if s.blocks]
     states = request_states(trail)
     completed: list[str] = []
-    on_hold: dict[str, str] = {}
+    on_hold: dict[str, dict[str, str]] = {}
     for request in requests:
         if request.request_id in held:
             reason = f"subject on legal hold: {held[request.request_id]}"
+        elif request.request_id in invalid:
+            reason = invalid[request.request_id]
         elif table_holds:
             reason = "tables on legal hold: " + "; ".join(table_holds)
+        elif unresolved:
+            reason = "unresolved: " + "; ".join(unresolved)
         elif all((request.request_id, s.name) in confirmed for s in systems if s.stores_data):
             completed.append(request.request_id)
             continue
         else:
             continue
-        if states.get(request.request_id, (None, None, None))[:2] != ("on_hold", reason):
-            on_hold[request.request_id] = reason
+        status = "on_hold" if request.request_id in held or (table_holds and request.request_id not in invalid) \
+            else "open"
+        if states.get(request.request_id, (None, None, None))[:2] != (status, reason):
+            on_hold.setdefault(status, {})[request.request_id] = reason
     entries = []
     if completed:
         entries.append({"kind": REQUEST, "status": "completed", "rows": len(completed),
                         "detail": {"requests": {rid: None for rid in completed},
                                    "systems": sum(s.stores_data for s in systems)}})
-    if on_hold:
-        entries.append({"kind": REQUEST, "status": "on_hold", "rows": len(on_hold), "detail": {"requests": on_hold}})
+    for status, reasons in sorted(on_hold.items()):
+        entries.append({"kind": REQUEST, "status": status, "rows": len(reasons), "detail": {"requests": reasons}})
     return entries, completed
 
 
@@ -154,39 +155,65 @@ def _exclusive(trail: AuditTrail) -> Iterator[None]:
         yield
 
 
-def run_erasure(project_dir: Path, database: Path, *, dry_run: bool = False, reapply: bool = False,
-                env: Mapping[str, str] = os.environ,
+def run_erasure(project: Project, *, dry_run: bool = False, reapply: bool = False,
                 progress: Callable[[list[System]], Iterable[System]] = lambda s: s) -> ErasureResult:
-    """Erase (or, dry, count) every pending request; with `reapply`, redo every completed one."""
-    with _exclusive(audit_trail(env)):
-        return _run_erasure(project_dir, database, dry_run=dry_run, reapply=reapply, env=env, progress=progress)
+    """Erase (or, dry, count: writing nothing at all) every pending request; with `reapply`, redo completed ones."""
+    if dry_run:
+        return _run_erasure(project, dry_run=True, reapply=reapply, progress=progress)
+    with _exclusive(project.trail()):
+        return _run_erasure(project, dry_run=False, reapply=reapply, progress=progress)
 
 
-def _run_erasure(project_dir: Path, database: Path, *, dry_run: bool, reapply: bool, env: Mapping[str, str],
+def _subjects(requests: list[Request], graph, holds: Mapping[str, str], spec, policies
+              ) -> tuple[list[Request], dict[str, str], dict[str, str]]:
+    """Requests with canonical subjects; (valid, held: id -> reason, invalid: id -> reason)."""
+    canonical_holds = {}
+    for subject, reason in holds.items():
+        canonical = canonical_subject(subject, graph.kind)
+        if canonical is None:
+            line = line_of(policies.project_doc, ("erasure", "legal_holds", "subjects", subject))
+            raise UsageError(f"{policies.project_file}:{line or '?'}: erasure.legal_holds.subjects: {subject!r} is "
+                             f"not a canonical {graph.kind.value} subject id (write it as the warehouse prints it)")
+        canonical_holds[canonical] = reason
+    valid, held, invalid = [], {}, {}
+    for request in requests:
+        canonical = canonical_subject(request.subject, graph.kind)
+        if canonical is None:
+            invalid[request.request_id] = (f"subject id {request.subject!r} is not a canonical {graph.kind.value} id: "
+                                           "refused, never matched loosely; correct the registry row")
+        elif canonical in canonical_holds:
+            held[request.request_id] = canonical_holds[canonical]
+        else:
+            valid.append(request)
+    return valid, held, invalid
+
+
+def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
                  progress: Callable[[list[System]], Iterable[System]]) -> ErasureResult:
-    policies = load_policies(project_dir)
+    policies, env = project.policies, project.env
     spec = policies.project.erasure
     if spec is None:
         raise UsageError("policies/veil.yml has no `erasure:` relation: nothing to erase")
-    if not database.is_file():
-        raise UsageError(f"warehouse {database} not found")
-    plan = plan_project(policies)
-    keyring = load_keyring(env)
-    trail = audit_trail(env)
+    plan = project.plan
+    keyring = project.keyring()
+    trail = project.trail()
     result = ErasureResult(dry_run=dry_run, reapply=reapply)
-    con = duckdb.connect(str(database), read_only=dry_run)
-    try:
-        register_functions(con, keyring, env)
-        relations = PhysicalRelations.for_project(project_dir, con)
-        requests = load_requests(policies, con, relations)
+    with project.warehouse(read_only=dry_run) as warehouse:
+        graph = build_identity_graph(policies, project.manifest, warehouse)
+        requests = load_requests(policies, warehouse.con, warehouse.relations)
         done = completed_ids(trail)
         targets = [r for r in requests if (r.request_id in done) == reapply]
-        result.held = {r.request_id: spec.legal_holds.subjects[r.subject] for r in targets
-                       if r.subject in spec.legal_holds.subjects}
-        result.pending = [r for r in targets if r.request_id not in result.held]
-        systems = discover_systems(plan, con, relations, project_dir, published_files(trail), vault_path(env))
-        subject_names = [n for n in [spec.subject, *(t.policy.subject for t in policies.table_list())] if n]
-        context = Context(plan, con, relations, keyring)
+        valid, result.held, result.invalid = _subjects(targets, graph, spec.legal_holds.subjects, spec, policies)
+        result.pending = valid
+        consent = policies.project.consent
+        systems = discover_systems(plan, graph, vault_file=project.vault_path if tokenize_rules(plan) or
+                                   project.vault_path.is_file() else None,
+                                   files=file_systems(trail, project), project_dir=project.root,
+                                   consent_key=warehouse.locate(consent.relation).key if consent else None)
+        result.systems = systems
+        context = Context(plan, warehouse, graph, keyring, trail)
+        subjects = sorted({r.subject for r in result.pending})
+        context.register_pending(subjects)
         journal = (Journal(confirmed_steps(trail), started_steps(trail)) if not (dry_run or reapply)
                    else Journal({}, {}))
         started_at = time.perf_counter()
@@ -196,28 +223,26 @@ def _run_erasure(project_dir: Path, database: Path, *, dry_run: bool, reapply: b
             elif not system.stores_data:
                 result.outcomes.append(SystemOutcome(system, note=system.method))
             elif dry_run:
-                counts = erase_system(context, system, sorted({r.subject for r in result.pending}), apply=False,
-                                      subject_names=subject_names)
+                counts = erase_system(context, system, subjects, apply=False)
                 result.outcomes.append(SystemOutcome(system, sum(counts.values()), len(counts), "dry run"))
             else:
                 result.outcomes.append(_erase_one_system(context, trail, journal, system, result.pending, env,
-                                                         subject_names, record=not reapply))
+                                                         record=not reapply))
         result.seconds["systems"] = time.perf_counter() - started_at
-    finally:
-        con.close()
-    if dry_run:
-        return result
-    _crash_point("before-rewrite", env)
-    started_at = time.perf_counter()
-    rewrite_database(database)
-    result.seconds["rewrite"] = time.perf_counter() - started_at
+        if dry_run:
+            return result
+        _crash_point("before-rewrite", env)
+        started_at = time.perf_counter()
+        warehouse.compact()
+        result.seconds["rewrite"] = time.perf_counter() - started_at
     _crash_point("after-rewrite", env)
     if reapply:
-        trail.append("erasure.reapply", system=str(database), method="delete",
+        trail.append("erasure.reapply", system=str(project.database), method="delete",
                      rows=sum(o.rows for o in result.outcomes), status="completed",
                      detail={"requests": len(result.pending)})
         return result
     entries, result.completed = _completions(trail, result.pending + [r for r in targets if r.request_id in
-                                                                      result.held], systems, result.held)
+                                                                      result.held or r.request_id in result.invalid],
+                                             systems, result.held, result.invalid)
     trail.append_many(entries)
     return result

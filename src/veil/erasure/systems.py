@@ -1,38 +1,37 @@
-"""Every place a data subject's data lives, and how erasure handles each.
+"""Every place a data subject's data lives, found through the identity graph, in erasure order.
 
-Listed from the policies and, when dbt has run, its manifest:
+- `vault`: token-vault entries bound to the subject (and, for entries made
+  before binding existed, those of the subject's raw values still stored);
+- files veil wrote: `access export`, `snapshot` versions, `published file`,
+  `temp file` (the copy a killed `veil publish` or rewrite left behind);
+- `seed file`: a seed's CSV, rewritten without the subject's rows (so the
+  next `dbt seed` does not bring them back);
+- warehouse tables, each erased through its identity columns (never a column
+  name): `policy table`, `consent log`, `dbt seed`, `dbt table`,
+  `source table`;
+- listed, storing nothing: `view`, `aggregate`, `no subject data`,
+  `untracked`, `registry`;
+- `unresolved`: a stored table whose identity veil cannot prove, or a policy
+  it cannot follow to a stored table: requests stay open while one exists.
 
-- `vault`: the token vault (entries for the subject's tokenized values);
-- `policy table`: each policy table with a `subject` (its `erasure:` method:
-  delete, or anonymize for rows that must be kept);
-- `consent log`: the consent relation (the erasure registry itself is kept:
-  it is the source of truth, also for re-applying erasures after a restore);
-- `dbt table` / `dbt seed`: every table dbt built (staging tables, marts,
-  audience models, seeds) with a subject column;
-- `seed file`: the CSV of such a seed, rewritten without the subject's rows;
-- `warehouse table`: any other table of the warehouse with a subject column
-  (made by another tool, or dbt without a manifest at hand);
-- `published file`: every DuckDB file `veil publish` wrote;
-- `view` / `aggregate`: derived relations that store no subject row (a view,
-  or a table without a subject column, rebuilt from the erased sources by
-  the next `dbt build`): listed so the report shows they were considered.
+Files and the vault come first (they need the warehouse as it is to find
+keys), then warehouse tables ordered so that a table whose keys are found
+through another table (`payments` through `orders`) is erased before it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from veil.compile.naming import CONSENT_MODEL
 from veil.compile.plan import Action, ProjectPlan
+from veil.identity.graph import IdentityGraph, TableIdentity
 from veil.policy.loaded import LoadedTable
-from veil.relations import MANIFEST, PhysicalRelations
 
 STORED = {"vault", "policy table", "consent log", "dbt table", "dbt seed", "seed file", "published file",
-          "warehouse table"}
+          "source table", "access export", "snapshot", "temp file"}
+BLOCKING = {"unresolved"}
+FILE_KINDS = {"vault", "access export", "snapshot", "published file", "temp file", "seed file"}
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,9 @@ class System:
 
     name: str                      # what the report calls it: "raw.users", "vault", a file path...
     kind: str                      # see the module docstring
-    method: str                    # delete, anonymize, forget tokens, rewrite file, derived
-    target: str                    # SQL name in the warehouse, or a file path
-    subject_column: str | None = None
+    method: str                    # delete, anonymize, forget tokens, rewrite file, derived...
+    target: str                    # the table's key, or a file path
+    identity: TableIdentity | None = field(default=None, compare=False, repr=False)
     hold: str | None = None        # legal hold reason: the system is not touched
     table: LoadedTable | None = field(default=None, compare=False, repr=False)
 
@@ -51,20 +50,9 @@ class System:
     def stores_data(self) -> bool:
         return self.kind in STORED
 
-
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND "
-                       "table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
-    return [r[0] for r in rows]
-
-
-def _manifest_nodes(project_dir: Path) -> list[dict]:
-    path = project_dir / MANIFEST
-    if not path.is_file():
-        return []
-    nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {}).values()
-    return sorted((n for n in nodes if n.get("resource_type") in {"model", "seed", "snapshot"}),
-                  key=lambda n: n.get("unique_id", ""))
+    @property
+    def blocks(self) -> bool:
+        return self.kind in BLOCKING
 
 
 def tokenize_rules(plan: ProjectPlan) -> list[tuple[LoadedTable, str, dict]]:
@@ -78,83 +66,113 @@ def tokenize_rules(plan: ProjectPlan) -> list[tuple[LoadedTable, str, dict]]:
     return [rules[k] for k in sorted(rules)]
 
 
-def discover_systems(plan: ProjectPlan, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
-                     project_dir: Path, published: list[Path], vault_file: Path) -> list[System]:
-    """Every system, in the order erasure must visit them (the vault first: it needs the raw values)."""
-    policies = plan.policies
-    spec = policies.project.erasure
-    holds = spec.legal_holds.tables if spec else {}
+def _table_kind(graph: IdentityGraph, table: TableIdentity, consent_key: str | None) -> str:
+    if table.table.key == consent_key:
+        return "consent log"
+    if table.policy is not None:
+        return "policy table"
+    return {"seed": "dbt seed", "model": "dbt table", "snapshot": "dbt table", "source": "source table"}.get(
+        table.origin, "source table")
+
+
+def _method(graph: IdentityGraph, table: TableIdentity) -> str:
+    """A policy's `erasure:` method; a base table under a view policy inherits it."""
+    if table.policy is not None:
+        return table.policy.policy.erasure
+    for name, where in graph.policy_tables.items():
+        holder = graph.tables.get(where.key)
+        if (holder is not None and holder.kind == "view" and holder.policy.policy.erasure == "anonymize"
+                and table.table.key in graph._ancestors(holder)):
+            return "anonymize"
+    return "delete"
+
+
+def warehouse_order(graph: IdentityGraph, tables: list[TableIdentity]) -> list[TableIdentity]:
+    """Tables whose keys another table maps (`payments` via `orders`) before that table."""
+    keys = {t.table.key for t in tables}
+    before: dict[str, set[str]] = {t.table.key: set() for t in tables}   # key -> tables that must come first
+    for table in tables:
+        for _, domain in table.identities:
+            if domain.is_subject:
+                continue
+            for definer in graph.definers(domain) & keys:
+                if definer != table.table.key:
+                    before[definer].add(table.table.key)
+    ordered: list[TableIdentity] = []
+    done: set[str] = set()
+    by_key = {t.table.key: t for t in tables}
+    while len(done) < len(tables):
+        ready = sorted(k for k in before if k not in done and before[k] <= done)
+        if not ready:   # a cycle of keys: each statement still resolves before it changes anything
+            ready = sorted(k for k in before if k not in done)[:1]
+        for key in ready:
+            done.add(key)
+            ordered.append(by_key[key])
+    return ordered
+
+
+def discover_systems(plan: ProjectPlan, graph: IdentityGraph, *, vault_file: Path | None,
+                     files: list[System], project_dir: Path, consent_key: str | None) -> list[System]:
+    """Every system, in the order erasure visits them."""
+    holds = plan.policies.project.erasure.legal_holds.tables if plan.policies.project.erasure else {}
     systems: list[System] = []
-    if tokenize_rules(plan) and vault_file.is_file():
+    if vault_file is not None and vault_file.is_file():
         systems.append(System(str(vault_file), "vault", "forget tokens", str(vault_file)))
-    covered: set[str] = set()
-    for table in policies.table_list():
-        subject = table.policy.subject
-        if not subject:
+    for system in files:
+        systems.append(system)
+        if system.kind == "published file":
+            systems += _published_problems(graph, Path(system.target))
+    identified = [t for t in graph.tables.values() if t.status == "identified" and t.stored]
+    for table in sorted(identified, key=lambda t: t.table.key):
+        seed_file = (table.node or {}).get("original_file_path") if table.origin == "seed" else None
+        if seed_file and (project_dir / seed_file).is_file():
+            systems.append(System(seed_file, "seed file", "rewrite file", str(project_dir / seed_file), table))
+    for table in warehouse_order(graph, identified):
+        hold = holds.get(table.policy.name) if table.policy is not None else None
+        systems.append(System(table.name, _table_kind(graph, table, consent_key), _method(graph, table),
+                              table.table.key, table, hold, table.policy))
+    for table in sorted(graph.tables.values(), key=lambda t: t.table.key):
+        if table.status in {"identified", "not built"}:
             continue
-        target = relations.sql_name(table.relation)
-        covered.add(target.lower())
-        systems.append(System(target.replace('"', ""), "policy table", table.policy.erasure, target, subject,
-                              holds.get(table.name), table))
-    consent = policies.project.consent
-    if consent is not None:
-        target = relations.sql_name(consent.relation)
-        covered.add(target.lower())
-        systems.append(System(target.replace('"', ""), "consent log", "delete", target, consent.subject))
-    if spec is not None:
-        covered.add(relations.sql_name(spec.relation).lower())   # the registry is kept
-    subject_names = [n for n in [spec.subject if spec else None,
-                                 *(t.policy.subject for t in policies.table_list())] if n]
-    systems += _dbt_systems(con, project_dir, covered, subject_names)
-    systems += _other_tables(con, covered, subject_names)
-    for path in published:
-        systems.append(System(str(path), "published file", "delete, rewrite file", str(path)))
+        note = table.reason
+        systems.append(System(table.name, table.status, note, table.table.key, table, table=table.policy))
+    for what, why in graph.problems:
+        systems.append(System(what, "unresolved", why, what))
     return systems
 
 
-def _other_tables(con: duckdb.DuckDBPyConnection, covered: set[str], subject_names: list[str]) -> list[System]:
-    """Tables of the warehouse nobody declared (not a policy, not in the manifest) holding a subject column."""
-    systems = []
-    tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                         "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database() "
-                         "ORDER BY 1, 2").fetchall()
-    for schema, table in tables:
-        target = f'"{schema}"."{table}"'
-        if target.lower() in covered:
+def _published_problems(graph: IdentityGraph, path: Path) -> list[System]:
+    """A published table whose model veil cannot erase through makes the file unresolved."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_catalog = current_database()").fetchall()]
+    problems = []
+    for name in sorted(names):
+        models = graph.by_name(name)
+        if any(m.status == "identified" for m in models) or (models and all(
+                m.status in {"aggregate", "no subject data"} for m in models)):
             continue
-        columns = {c.lower(): c for c in _columns(con, schema, table)}
-        subject = next((columns[n.lower()] for n in subject_names if n.lower() in columns), None)
-        if subject is not None:
-            covered.add(target.lower())
-            systems.append(System(f"{schema}.{table}", "warehouse table", "delete", target, subject))
-    return systems
+        why = (models[0].reason if models else "no table of the warehouse has its name, so veil cannot know "
+               "which column holds whose id")
+        problems.append(System(f"{path}: {name}", "unresolved", why, str(path)))
+    return problems
 
 
-def _dbt_systems(con: duckdb.DuckDBPyConnection, project_dir: Path, covered: set[str],
-                 subject_names: list[str]) -> list[System]:
-    systems = []
-    for node in _manifest_nodes(project_dir):
-        schema, table = node["schema"], node.get("alias") or node["name"]
-        target = f'"{schema}"."{table}"'
-        if target.lower() in covered:
-            continue
-        covered.add(target.lower())
-        materialized = (node.get("config") or {}).get("materialized", "table")
-        name = f"{schema}.{table}"
-        if materialized in {"view", "ephemeral"}:
-            systems.append(System(name, "view", "derived (stores nothing)", target))
-            continue
-        columns = {c.lower(): c for c in _columns(con, schema, table)}
-        candidates = ["subject"] + subject_names if node["name"] == CONSENT_MODEL else subject_names
-        subject = next((columns[c.lower()] for c in candidates if c.lower() in columns), None)
-        kind = "dbt seed" if node["resource_type"] == "seed" else "dbt table"
-        if subject is None:
-            systems.append(System(name, "aggregate", "derived (no subject column; rebuilt by dbt build)", target))
-            continue
-        systems.append(System(name, kind, "delete", target, subject))
-        if kind == "dbt seed" and node.get("original_file_path"):
-            seed_file = project_dir / node["original_file_path"]
-            if seed_file.is_file():
-                systems.append(System(node["original_file_path"], "seed file", "rewrite file", str(seed_file),
-                                      subject))
+def published_files(trail) -> list[Path]:
+    """Files `veil publish` wrote that still exist."""
+    return sorted({Path(r.system) for r in trail.records(kind="publish") if r.system and Path(r.system).is_file()})
+
+
+def file_systems(trail, project) -> list[System]:
+    """Files veil wrote that may hold a subject's data: temp leftovers, access exports, snapshots, publishes."""
+    from veil.erasure import files
+
+    systems = [System(str(p), "temp file", "delete file (a leftover copy of anyone's data)", str(p))
+               for p in files.stale_temp_files(trail, [project.database.parent, project.state_dir])]
+    systems += [System(str(p), "access export", "delete file", str(p)) for p in files.access_exports(trail)]
+    systems += [System(str(p), "snapshot", "delete rows, rewrite files; --check lists retraining",
+                       str(p)) for p in files.snapshot_versions(trail)]
+    systems += [System(str(p), "published file", "delete, rewrite file", str(p)) for p in published_files(trail)]
     return systems

@@ -1,4 +1,7 @@
-"""Which keyring a build uses: VEIL_KEYRING, else VEIL_KEY / VEIL_KEY_FILE, else .veil/keyring.json.
+"""Which keyring a build uses: VEIL_KEYRING, else VEIL_KEY / VEIL_KEY_FILE.
+
+The project's default, `<project>/.veil/keyring.json`, is filled into
+VEIL_KEYRING by `veil.project.state_env`: never a path of the current directory.
 
 A single VEIL_KEY becomes a one-version keyring: "hmac" v1 is the key itself,
 so pseudonyms made before keyrings existed do not change, and the other keys
@@ -24,7 +27,7 @@ from veil.keyring.store import load_keyring_file
 from veil.keys import KEY_BYTES, KEY_ENV, KEY_FILE_ENV, load_key
 
 KEYRING_ENV = "VEIL_KEYRING"
-DEFAULT_KEYRING = Path(".veil/keyring.json")
+DEFAULT_KEYRING = Path(".veil/keyring.json")   # relative to the project, see veil.project
 
 
 def load_keyring(env: Mapping[str, str] = os.environ) -> Keyring | None:
@@ -32,7 +35,7 @@ def load_keyring(env: Mapping[str, str] = os.environ) -> Keyring | None:
 
     Empty variables count as unset. VEIL_KEYRING together with VEIL_KEY or
     VEIL_KEY_FILE is ambiguous and refused; so is a VEIL_KEYRING path that
-    does not exist. The default file is relative to the current directory.
+    does not exist. Relative paths are the caller's to resolve (`veil.project.state_env`).
 
     >>> load_keyring({"VEIL_KEYRING": "/nonexistent/keyring.json"})
     Traceback (most recent call last):
@@ -51,8 +54,6 @@ def load_keyring(env: Mapping[str, str] = os.environ) -> Keyring | None:
     key = load_key(env)
     if key is not None:
         return keyring_from_key(key)
-    if DEFAULT_KEYRING.is_file():
-        return load_keyring_file(DEFAULT_KEYRING)
     return None
 
 

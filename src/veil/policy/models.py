@@ -153,19 +153,51 @@ class ColumnPolicy(_Strict):
         return self.pii_classification or Classification.DIRECT_PII
 
 
+class ViaSubject(_Strict):
+    """A table that reaches its data subject through a foreign key.
+
+    `via` is this table's column, `relation` the policy table it references and
+    `key` that table's column `via` holds; the referenced table has a subject of
+    its own (a column, or another `via`: multi-hop).
+    """
+
+    via: Annotated[str, Field(min_length=1, description="this table's foreign key column")]
+    relation: str = Field(description="the referenced policy table's relation, e.g. ref('orders')")
+    key: Annotated[str, Field(min_length=1, description="the referenced table's column `via` points to")]
+
+
 class TablePolicy(_Strict):
     """`policies/tables/<table>.yml`: the schema contract of one table."""
 
     table: Annotated[str, Field(min_length=1)]
     relation: str | None = Field(None, description="source('s', 't') or ref('m'); default ref('<table>')")
     description: str | None = None
-    subject: str | None = None
+    subject: str | ViaSubject | None = Field(
+        None, description="the data subject's key column, or {via, relation, key} through a foreign key")
     event_time: str | None = None
     retention_days: PositiveInt | None = None
     retention: str | None = None
     erasure: Literal["delete", "anonymize"] = Field(
         "delete", description="what `veil erase` does to a subject's rows: delete them, or keep them anonymized")
     columns: list[ColumnPolicy] = Field(alias="schema", min_length=1)
+
+    @property
+    def subject_column(self) -> str | None:
+        """The column holding the subject id itself (None for a `via` table).
+
+        >>> TablePolicy.model_validate({"table": "t", "subject": "id", "schema": [{"name": "id"}]}).subject_column
+        'id'
+        """
+        return self.subject if isinstance(self.subject, str) else None
+
+    @property
+    def via(self) -> ViaSubject | None:
+        return self.subject if isinstance(self.subject, ViaSubject) else None
+
+    @property
+    def identity_column(self) -> str | None:
+        """The column that identifies the subject in this table: the subject or the `via` column."""
+        return self.subject_column or (self.via.via if self.via else None)
 
     def column(self, name: str) -> ColumnPolicy | None:
         """The column called `name`, compared case-insensitively like DuckDB."""

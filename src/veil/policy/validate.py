@@ -134,15 +134,72 @@ def _table_problems(table: LoadedTable, policies: Policies) -> Iterator[Problem]
             yield Problem(path, table.line(("schema", index, "data_handling", "retention_days")),
                           f"schema[{index}].data_handling.retention_days",
                           f"column retention on {column.name!r} needs the table's `event_time`")
-    for key in ("subject", "event_time"):
-        name = getattr(policy, key)
-        if name and table.policy.column(name) is None:
-            yield Problem(path, table.line((key,)), key, f"{key} {name!r} is not a column of the schema")
+    if policy.event_time and policy.column(policy.event_time) is None:
+        yield Problem(path, table.line(("event_time",)), "event_time",
+                      f"event_time {policy.event_time!r} is not a column of the schema")
+    yield from _subject_problems(table, policies)
     event_column = policy.column(policy.event_time) if policy.event_time else None
     if event_column and event_column.type and event_column.type.family is not TypeFamily.TEMPORAL:
         yield Problem(path, table.line(("event_time",)), "event_time",
                       f"event_time {policy.event_time!r} must be a DATE or TIMESTAMP column")
     yield from _retention_problems(table, policies)
+
+
+def by_relation(policies: Policies) -> dict[str, LoadedTable]:
+    """Policy tables by their relation as written canonically (`ref('orders')`)."""
+    found = {}
+    for table in policies.table_list():
+        try:
+            found[str(table.relation)] = table
+        except ValueError:
+            continue
+    return found
+
+
+def _subject_problems(table: LoadedTable, policies: Policies) -> Iterator[Problem]:
+    """A subject column of the schema, or a `via` that reaches a subject through policy tables."""
+    policy, path = table.policy, table.path
+    if policy.subject_column is not None:
+        if policy.column(policy.subject_column) is None:
+            yield Problem(path, table.line(("subject",)), "subject",
+                          f"subject {policy.subject_column!r} is not a column of the schema")
+        return
+    via = policy.via
+    if via is None:
+        return
+    if policy.column(via.via) is None:
+        yield Problem(path, table.line(("subject", "via")), "subject.via",
+                      f"via {via.via!r} is not a column of the schema")
+    try:
+        relation = str(parse_relation(via.relation))
+    except ValueError as exc:
+        yield Problem(path, table.line(("subject", "relation")), "subject.relation", str(exc))
+        return
+    tables = by_relation(policies)
+    parent = tables.get(relation)
+    if parent is None:
+        known = ", ".join(sorted(tables)) or "none"
+        yield Problem(path, table.line(("subject", "relation")), "subject.relation",
+                      f"{via.relation!r} is not the relation of a policy table (policy relations: {known}); "
+                      "write a policy for it with its own `subject`")
+        return
+    if parent.policy.column(via.key) is None:
+        yield Problem(path, table.line(("subject", "key")), "subject.key",
+                      f"key {via.key!r} is not a column of {parent.name}'s schema ({parent.path})")
+    seen = [table.name]
+    while parent is not None and parent.policy.via is not None:
+        if parent.name in seen:
+            yield Problem(path, table.line(("subject",)), "subject",
+                          f"the subject chain loops: {' -> '.join([*seen, parent.name])}")
+            return
+        seen.append(parent.name)
+        try:
+            parent = tables.get(str(parse_relation(parent.policy.via.relation)))
+        except ValueError:
+            return
+    if parent is not None and parent.policy.subject is None:
+        yield Problem(path, table.line(("subject",)), "subject",
+                      f"the subject chain {' -> '.join([*seen, parent.name])} ends at a table without a `subject`")
 
 
 def _retention_problems(table: LoadedTable, policies: Policies) -> Iterator[Problem]:

@@ -4,7 +4,8 @@
 audience model and `manifest.json` (column handling, consent state, deletion
 registry high-water mark, subject digests, file hashes). `check_snapshot`
 says whether any subject in it has since been erased, and whether any file
-changed: the signal to retrain.
+changed: the signal to retrain. `veil erase` rewrites a version without the
+erased subjects' rows and lists them as `retrain_needed` (`erase.erase_version`).
 
     folder = create_snapshot(plan, Path("warehouse.duckdb"), "ml", Path("snapshots"),
                              relations=PhysicalRelations.for_project(Path(".")))

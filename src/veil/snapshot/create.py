@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ from veil import __version__
 from veil.audit import audit_trail
 from veil.compile.plan import Action, ModelPlan, ProjectPlan
 from veil.errors import UsageError
-from veil.publish import audience_models
+from veil.publish import audience_models, started_detail
 from veil.relations import PhysicalRelations
 from veil.snapshot.registry import (DIGEST_METHOD, digest_sql, keyed_connection, read_consent_as_of,
                                     read_erasure_registry)
@@ -73,15 +74,28 @@ def _column(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True))
 
 
-def _copy_statement(model: ModelPlan, schema: str, target: Path) -> str:
-    columns = [d.name for d in model.kept]
-    source = exp.table_(exp.to_identifier(model.name, quoted=True), db=exp.to_identifier(schema, quoted=True))
-    query = (exp.select(*map(_column, columns)).from_(source)
-             .order_by(*(exp.Ordered(this=_column(c), nulls_first=False) for c in columns)))
+def sorted_copy(source: exp.Expression, columns: list[str], target: Path,
+                where: exp.Expression | None = None) -> str:
+    """`COPY (SELECT columns FROM source [WHERE] ORDER BY every column) TO target` as zstd Parquet.
+
+    Sorting by every column makes the same rows give the same bytes, wherever they are read from.
+
+    >>> print(sorted_copy(exp.to_table("t"), ["a"], Path("/x.parquet")))
+    COPY (SELECT "a" FROM t ORDER BY "a") TO '/x.parquet' WITH (FORMAT parquet, COMPRESSION zstd)
+    """
+    query = exp.select(*map(_column, columns)).from_(source)
+    if where is not None:
+        query = query.where(where)
+    query = query.order_by(*(exp.Ordered(this=_column(c), nulls_first=False) for c in columns))
     copy = exp.Copy(this=exp.Subquery(this=query), kind=False, files=[exp.Literal.string(target.as_posix())],
                     params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("parquet")),
                             exp.CopyParameter(this=exp.var("COMPRESSION"), expression=exp.var("zstd"))])
     return copy.sql(dialect="duckdb")
+
+
+def _copy_statement(model: ModelPlan, schema: str, target: Path) -> str:
+    source = exp.table_(exp.to_identifier(model.name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+    return sorted_copy(source, [d.name for d in model.kept], target)
 
 
 def _column_types(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, model: str) -> dict[str, str]:
@@ -199,8 +213,10 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     """Write a new snapshot version of the audience's built models under `out_dir`; its folder.
 
     `relations` locates the consent and erasure relations (`PhysicalRelations.for_project`).
-    The audit trail (`VEIL_AUDIT_DB` in `env`) gets a `snapshot` record; if it cannot be
-    written, the folder is removed again: no dataset leaves without its record.
+    The audit trail (`VEIL_AUDIT_DB` in `env`) gets a `snapshot` record `started`
+    (system: `out_dir`; detail: the hidden temp folder) before anything is written, then
+    one `created` (system: the version's absolute path). If that one cannot be written,
+    the folder is removed again: no dataset leaves without its record.
     """
     models = audience_models(plan, audience)
     if not models:
@@ -211,6 +227,10 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     temp = out_dir / f".{audience}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    trail = audit_trail(env)
+    started = started_detail([glob.escape(str(temp.absolute()))])
+    trail.append("snapshot", system=str(out_dir.absolute()), method="parquet", status="started",
+                 detail={"audience": audience, **started})
     temp.mkdir()
     try:
         manifest = build_manifest(plan, audience, database, _read_warehouse(plan, models, database, relations, temp, env))
@@ -218,10 +238,11 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     try:
-        audit_trail(env).append("snapshot", system=final.name, method="parquet",
-                                rows=sum(t["rows"] for t in manifest["tables"]), status="created",
-                                detail={"audience": audience, "content_hash": manifest["content_hash"],
-                                        "manifest_sha256": file_sha256(final / MANIFEST)})
+        trail.append("snapshot", system=str(final.absolute()), method="parquet",
+                     rows=sum(t["rows"] for t in manifest["tables"]), status="created",
+                     detail={"audience": audience, "run": started["run"], "content_hash": manifest["content_hash"],
+                             "manifest_sha256": file_sha256(final / MANIFEST),
+                             "files": {t["file"]: t["sha256"] for t in manifest["tables"]}})
     except BaseException:
         shutil.rmtree(final, ignore_errors=True)
         raise

@@ -40,6 +40,7 @@ class MaskContext:
     column_type: ColumnType | None = None
     table: str | None = None       # the policy table, for strategies that bind to it (encrypt)
     column: str | None = None      # the column's name, likewise
+    subject: exp.Expression | None = None   # the row's subject id, for strategies that bind to it (tokenize)
 
 
 Builder = Callable[[exp.Expression, MaskContext], "exp.Expression | None"]

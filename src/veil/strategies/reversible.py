@@ -5,10 +5,22 @@ Each builds a call of a DuckDB function that the dbt-duckdb plugin registers
 plugin's process.
 
 >>> from sqlglot import exp
->>> FPE.build(exp.column("card_number"), MaskContext(options={"keep_last": 4})).sql("duckdb")
+>>> from veil.types import ColumnType
+>>> FPE.build(exp.column("card_number"), MaskContext(options={"keep_last": 4},
+...     column_type=ColumnType.STRING)).sql("duckdb")
 "VEIL_MASK_FPE(card_number, 4, 'invalid')"
 >>> ENCRYPT.build(exp.column("ssn"), MaskContext(table="users", column="ssn")).sql("duckdb")
 "VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), 'users.ssn')"
+
+`tokenize` also passes the row's subject, so the vault records who owns the
+token (erasure then forgets it without the raw value); without a subject it
+passes a NULL and binds nobody:
+
+>>> TOKENIZE.build(exp.column("card_number", "src"), MaskContext(options={"keep_last": 4},
+...     column_type=ColumnType.STRING, subject=exp.column("user_id", "src"))).sql("duckdb")
+"VEIL_MASK_TOKENIZE(src.card_number, 4, 'invalid', CAST(src.user_id AS TEXT))"
+>>> TOKENIZE.build(exp.column("card_number"), MaskContext()).sql("duckdb")
+"VEIL_MASK_TOKENIZE(CAST(card_number AS TEXT), 0, 'invalid', CAST(NULL AS TEXT))"
 """
 
 from __future__ import annotations
@@ -36,11 +48,14 @@ def format_options(options: Mapping[str, Any]) -> tuple[int, str]:
     return keep_last, luhn
 
 
-def _formatted(function: str):
+def _formatted(function: str, binds_subject: bool = False):
     def build(column: exp.Expression, ctx: MaskContext) -> exp.Expression:
         keep_last, luhn = format_options(ctx.options)
-        return exp.Anonymous(this=function, expressions=[
-            text(column, ctx), exp.Literal.number(keep_last), exp.Literal.string(luhn)])
+        arguments = [text(column, ctx), exp.Literal.number(keep_last), exp.Literal.string(luhn)]
+        if binds_subject:
+            subject = ctx.subject.copy() if ctx.subject is not None else exp.Null()
+            arguments.append(exp.cast(subject, exp.DataType.Type.VARCHAR))
+        return exp.Anonymous(this=function, expressions=arguments)
 
     return build
 
@@ -59,7 +74,7 @@ FPE = Strategy(
 TOKENIZE = Strategy(
     "tokenize", frozenset({TypeFamily.TEXT}), False,
     "random format-preserving token, the original sealed in the token vault",
-    FORMAT_OPTIONS, _formatted("veil_mask_tokenize"), costly=True, reversible=True)
+    FORMAT_OPTIONS, _formatted("veil_mask_tokenize", binds_subject=True), costly=True, reversible=True)
 ENCRYPT = Strategy(
     "encrypt", None, False,
     "AES-256-GCM ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag>",
