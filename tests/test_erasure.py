@@ -262,3 +262,103 @@ def test_a_second_erase_at_the_same_time_is_refused(project):
         result = erase()
     assert result.exit_code == 2 and "another `veil erase` is running" in result.output
     assert erase().exit_code == 0                                        # released: the next run goes
+
+
+# -- issue 9: state, vault binding, canonical ids, files veil wrote
+
+
+def test_the_vault_forgets_a_subject_whose_rows_were_already_deleted_upstream(project):
+    from veil.keyring import keyring_from_key
+    from veil.vault import Vault
+
+    token = rows(project / "wh.duckdb", "SELECT card_number FROM main.ml__payments WHERE user_id = 3")[0][0]
+    vault = Vault(project / "vault.duckdb", keyring_from_key(bytes.fromhex(TEST_KEY_HEX)))
+    assert vault.detokenize(token) == "5500000000000004"       # the control: the token reveals the card
+    vault.close()
+    with duckdb.connect(str(project / "wh.duckdb")) as con:     # deleted upstream: no raw value left to match
+        con.execute("DELETE FROM raw.payments WHERE user_id = 3")
+        con.execute("DELETE FROM main.ml__payments WHERE user_id = 3")
+    result = erase()
+    assert result.exit_code == 0, result.output
+    vault = Vault(project / "vault.duckdb", keyring_from_key(bytes.fromhex(TEST_KEY_HEX)))
+    with pytest.raises(Exception, match="not in the vault"):
+        vault.detokenize(token)
+    assert vault.count() == 1                                   # user 1's card is still there
+    vault.close()
+
+
+def test_erase_from_another_directory_uses_the_projects_state(project, tmp_path_factory, monkeypatch):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for name in ("VEIL_AUDIT_DB", "VEIL_VAULT"):
+        monkeypatch.setenv(name, os.environ[name].replace(str(project), "."))   # relative: to the project
+    monkeypatch.chdir(elsewhere)
+    result = erase("--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert "1 requests completed" in result.output
+    assert list(elsewhere.iterdir()) == []                      # nothing written where the command ran
+    assert AuditTrail(project / "audit.duckdb").verify() > 0
+    verify = CliRunner().invoke(main, ["audit", "verify", "--project-dir", str(project)])
+    assert verify.exit_code == 0 and "chain intact" in verify.output
+    empty = CliRunner().invoke(main, ["audit", "verify", "--project-dir", str(elsewhere)])
+    assert empty.exit_code == 1 and "no audit trail" in empty.output and list(elsewhere.iterdir()) == []
+
+
+def test_a_badly_spelled_registry_id_is_refused_not_matched_to_a_held_subject(project):
+    veil_yml = project / "policies/veil.yml"
+    veil_yml.write_text(veil_yml.read_text().replace("subjects: {}", 'subjects: {"1": "litigation hold"}'))
+    with duckdb.connect(str(project / "wh.duckdb")) as con:
+        con.execute("ALTER TABLE raw.deletion_requests ALTER user_id TYPE VARCHAR")
+        con.execute("INSERT INTO raw.deletion_requests VALUES (7, ' 1', TIMESTAMP '2026-10-11', 'GDPR'), "
+                    "(8, '01', TIMESTAMP '2026-10-11', 'GDPR')")
+    result = erase()
+    assert result.exit_code == 1, result.output
+    assert "2 refused" in result.output and "' 1' is not a canonical integer id" in result.output
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 1") == [(1,)]
+    assert rows(project / "wh.duckdb", "SELECT count(*) FROM raw.users WHERE user_id = 3") == [(0,)]
+    assert "1 requests completed" in result.output                # the well-formed request still goes
+
+
+def test_a_hold_that_is_not_a_canonical_id_is_a_policy_error(project):
+    veil_yml = project / "policies/veil.yml"
+    veil_yml.write_text(veil_yml.read_text().replace("subjects: {}", 'subjects: {"03": "hold"}'))
+    before = (project / "wh.duckdb").read_bytes()
+    result = erase()
+    assert result.exit_code == 2 and "policies/veil.yml:" in result.output and "'03'" in result.output
+    assert "Traceback" not in result.output and (project / "wh.duckdb").read_bytes() == before
+
+
+def test_access_exports_and_a_killed_publish_are_erased_too(project):
+    export = project / "access-3.json"
+    assert CliRunner().invoke(main, ["access", "--subject", "3", "--out", str(export)]).exit_code == 0
+    assert b"erase.me@example.org" in export.read_bytes()               # the control: the export holds it
+    leftover = project / "published" / ".analyst.duckdb.999999.tmp"     # what a publish killed with -9 leaves
+    with duckdb.connect(str(leftover)) as con:
+        con.execute("CREATE TABLE analyst__users AS SELECT 3 AS user_id, 'Erased Person' AS name")
+    trail = AuditTrail(project / "audit.duckdb")
+    trail.append("publish", system=str(project / "published/analyst.duckdb"), status="started",
+                 detail={"run": "r", "pid": 999999, "host": "elsewhere", "temp_files": [str(leftover)]})
+    result = erase()
+    assert result.exit_code == 0, result.output
+    assert not export.exists() and not leftover.exists(), result.output
+    assert "access export" in result.output and "temp file" in result.output
+
+
+def test_dry_run_writes_no_lock_and_no_trail(project):
+    (project / "audit.duckdb").unlink(missing_ok=True)
+    before = {p.name for p in project.iterdir()}
+    assert erase("--dry-run").exit_code == 0
+    assert {p.name for p in project.iterdir()} == before
+
+
+def test_a_busy_warehouse_is_a_message_not_a_traceback(project):
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(project / "wh.duckdb")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for command in (["erase"], ["retention"], ["summary"], ["audit", "report"]):
+            result = CliRunner().invoke(main, command)
+            assert result.exit_code == 2, (command, result.output)
+            assert "warehouse busy" in result.output and "Traceback" not in result.output, result.output
+    finally:
+        holder.kill()

@@ -245,7 +245,7 @@ def test_erase_access_and_snapshot_on_the_reference_project(reference, tmp_path)
     result = run("veil", ["erase"], copy, env)
     assert result.returncode == 0, result.stderr
     assert f"{len(erased) + 1} requests completed" in result.stdout
-    assert "main.dim_user_activity" in result.stdout and "derived" in result.stdout
+    assert "main.dim_user_activity" in result.stdout and "aggregate       main.fct_daily_revenue_by_country" in result.stdout
     with duckdb.connect(str(copy / "wh.duckdb"), read_only=True) as con:
         for table in ("raw.users", "raw.events", "raw.consent_events", "main.dim_user_activity", "main.ml__users"):
             assert con.execute(f"SELECT count(*) FROM {table} WHERE user_id = ?", [new]).fetchall() == [(0,)], table

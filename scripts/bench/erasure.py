@@ -13,6 +13,12 @@ one run, each on its own copy of the file:
   payments, timed on a sample of subjects and extrapolated to 10k (running it
   for all 10k would take the better part of an hour).
 
+Subject resolution is part of the job: the project also has a child table
+`raw.refunds` that reaches its subject only through `payment_id -> payments`
+(`subject: {via: ...}`), and a dbt model `main.dim_events` (10M rows, the
+subject column renamed `customer_id`) that veil identifies through column
+lineage from the manifest's compiled SQL.
+
 Targets: 10k at most 2x the time of 1 (cost is one pass per table); at least
 100x faster than the loop.
 
@@ -22,6 +28,7 @@ Targets: 10k at most 2x the time of 1 (cost is one pass per table); at least
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -33,6 +40,7 @@ import duckdb
 
 from veil.demo.synthetic import generate
 from veil.erasure.run import run_erasure
+from veil.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_KEY_HEX = bytes(range(32)).hex()   # a fixed benchmark key, not a secret
@@ -55,7 +63,7 @@ def _erase(base: Path, work: Path, count: int) -> tuple[float, int, dict[str, fl
            "VEIL_VAULT": str(work / "no_vault.duckdb")}
     env.pop("VEIL_KEYRING", None)
     started = time.perf_counter()
-    result = run_erasure(work / "project", copy, env=env)
+    result = run_erasure(Project.load(work / "project", env=env, database=copy))
     seconds = time.perf_counter() - started
     assert len(result.completed) == count, (len(result.completed), count)
     return seconds, sum(o.rows for o in result.outcomes), result.seconds
@@ -66,6 +74,9 @@ def _set_based(base: Path, work: Path, subjects: list[int]) -> float:
     shutil.copy(base, copy)
     with duckdb.connect(str(copy)) as con:
         started = time.perf_counter()
+        con.execute("DELETE FROM raw.refunds WHERE payment_id IN (SELECT payment_id FROM raw.payments "
+                    "WHERE user_id IN (SELECT unnest(?)))", [subjects])
+        con.execute("DELETE FROM main.dim_events WHERE customer_id IN (SELECT unnest(?))", [subjects])
         for table in ("raw.events", "raw.users", "raw.payments"):
             con.execute(f"DELETE FROM {table} WHERE user_id IN (SELECT unnest(?))", [subjects])
         return time.perf_counter() - started
@@ -77,9 +88,41 @@ def _loop(base: Path, work: Path, subjects: list[int]) -> float:
     with duckdb.connect(str(copy)) as con:
         started = time.perf_counter()
         for subject in subjects:
+            con.execute("DELETE FROM raw.refunds WHERE payment_id IN (SELECT payment_id FROM raw.payments "
+                        "WHERE user_id = ?)", [subject])
+            con.execute("DELETE FROM main.dim_events WHERE customer_id = ?", [subject])
             for table in ("raw.events", "raw.users", "raw.payments"):
                 con.execute(f"DELETE FROM {table} WHERE user_id = ?", [subject])
         return time.perf_counter() - started
+
+
+DIM_EVENTS_SQL = "SELECT e.event_id, e.user_id AS customer_id, e.event_type, e.event_ts FROM raw.events AS e"
+DIM_EVENTS_CTAS = f"CREATE TABLE main.dim_events AS {DIM_EVENTS_SQL}"
+REFUNDS_POLICY = """table: refunds
+relation: "source('raw', 'refunds')"
+subject: {via: payment_id, relation: "source('raw', 'payments')", key: payment_id}
+schema:
+  - {name: refund_id, type: BIGINT, pii_classification: NON_PII}
+  - {name: payment_id, type: BIGINT, pii_classification: NON_PII}
+  - {name: amount, type: DECIMAL, pii_classification: NON_PII}
+"""
+
+
+def _project(root: Path) -> None:
+    """The reference policies plus a `via` table, and a manifest with one model traced by lineage."""
+    shutil.copytree(REPO / "policies", root / "policies")
+    (root / "policies/tables/refunds.yml").write_text(REFUNDS_POLICY)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO / name, root / name)
+    names = ("users", "events", "payments", "consent_events", "deletion_requests", "refunds")
+    sources = {f"source.b.raw.{n}": {"unique_id": f"source.b.raw.{n}", "resource_type": "source",
+                                     "source_name": "raw", "name": n, "schema": "raw", "identifier": n}
+               for n in names}
+    model = {"unique_id": "model.b.dim_events", "resource_type": "model", "name": "dim_events", "schema": "main",
+             "alias": "dim_events", "config": {"materialized": "table"}, "compiled_code": DIM_EVENTS_SQL,
+             "depends_on": {"nodes": ["source.b.raw.events"]}}
+    (root / "target").mkdir()
+    (root / "target/manifest.json").write_text(json.dumps({"nodes": {model["unique_id"]: model}, "sources": sources}))
 
 
 def main() -> int:
@@ -91,11 +134,14 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copytree(REPO / "policies", work / "project" / "policies")
+        _project(work / "project")
         base = work / "base.duckdb"
         with duckdb.connect(str(base)) as con:
             started = time.perf_counter()
             counts = generate(con, users=args.users, events=args.events)
+            con.execute("CREATE TABLE raw.refunds AS SELECT payment_id * 10 AS refund_id, payment_id, amount "
+                        "FROM raw.payments WHERE payment_id % 4 = 0")
+            con.execute(DIM_EVENTS_CTAS)
             print(f"generated {counts} in {time.perf_counter() - started:.1f}s "
                   f"({base.stat().st_size / 1e6:.0f} MB)")
         one, one_rows, one_parts = _erase(base, work, 1)

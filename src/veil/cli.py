@@ -438,7 +438,12 @@ def snapshot_command(audience: str | None, out: Path | None, check_dir: Path | N
       veil snapshot --check snapshots/ml-20260301T120000Z
     """
     from veil.relations import PhysicalRelations
-    from veil.snapshot import check_snapshot, create_snapshot, format_check, format_snapshot
+    from veil.snapshot import (
+        check_snapshot,
+        create_snapshot,
+        format_check,
+        format_snapshot,
+    )
 
     if check_dir is not None and (audience or out):
         raise UsageError("--check DIR takes neither --audience nor --out")

@@ -128,9 +128,10 @@ def random_token(value: str, keep_last: int = 0, luhn: str = "any", rng=secrets.
 class Vault:
     """One vault file; safe to share between threads of one process."""
 
-    def __init__(self, path: Path, keyring):
+    def __init__(self, path: Path, keyring, read_only: bool = False):
         self.path = Path(path)
         self.keyring = keyring
+        self.read_only = read_only   # counting only (a dry run): the file is neither created nor changed
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         first = keyring.get("vault", min(keyring.versions("vault")))
@@ -138,6 +139,8 @@ class Vault:
         self._owner_key = HKDF(hashes.SHA256(), 32, None, b"veil/vault/owner").derive(first.material)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None and self.read_only:
+            self._con = duckdb.connect(str(self.path), read_only=True)
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.path))
@@ -287,9 +290,12 @@ class Vault:
         if not digests:
             return {}
         with self._lock:
-            rows = self._connection().execute(
-                "SELECT o.owner, count(*) FROM owners AS o JOIN tokens AS t ON t.fingerprint = o.fingerprint "
-                "WHERE o.owner IN (SELECT unnest(?)) GROUP BY o.owner", [sorted(digests)]).fetchall()
+            try:
+                rows = self._connection().execute(
+                    "SELECT o.owner, count(*) FROM owners AS o JOIN tokens AS t ON t.fingerprint = o.fingerprint "
+                    "WHERE o.owner IN (SELECT unnest(?)) GROUP BY o.owner", [sorted(digests)]).fetchall()
+            except duckdb.CatalogException:   # read-only on a vault from before owners existed
+                rows = []
         return {digests[owner]: n for owner, n in sorted(rows, key=lambda r: digests[r[0]])}
 
     def forget_subjects(self, subjects: list[str]) -> dict[str, int]:

@@ -34,10 +34,33 @@ def _table(physical: str) -> exp.Table:
     return exp.to_table(physical, dialect="duckdb")
 
 
-def subject_rows_query(physical: str, columns: list[str], subject: str, event_time: str | None) -> exp.Select:
-    """Every policy column of every row about the subject, oldest first."""
+def via_subject(via_column: str, hops: list[tuple[str, str, str | None, str | None]]) -> exp.Expression:
+    """`via_column IN (SELECT key FROM parent [JOIN grandparent ...] WHERE CAST(subject AS VARCHAR) = ?)`.
+
+    `hops`, nearest first: (physical table, key column, its own via column or None, its subject column or None).
+
+    >>> via_subject("order_id", [('"main"."orders"', "order_id", None, "customer_id")]).sql("duckdb")
+    'order_id IN (SELECT p0.order_id FROM "main"."orders" AS p0 WHERE CAST(p0.customer_id AS TEXT) = ?)'
+    """
+    physical, key, _, _ = hops[0]
+    query = exp.select(sql.column("p0", key)).from_(_table(physical).as_("p0"))
+    for hop in range(1, len(hops)):
+        parent, parent_key, _, _ = hops[hop]
+        child_via = hops[hop - 1][2]
+        query = query.join(_table(parent).as_(f"p{hop}"), on=exp.EQ(
+            this=sql.column(f"p{hop - 1}", child_via), expression=sql.column(f"p{hop}", parent_key)))
+    last = len(hops) - 1
+    subject = exp.EQ(this=exp.cast(sql.column(f"p{last}", hops[-1][3]), exp.DataType.Type.VARCHAR),
+                     expression=exp.Placeholder())
+    return exp.In(this=sql.column(None, via_column), query=exp.Subquery(this=query.where(subject)))
+
+
+def subject_rows_query(physical: str, columns: list[str], subject: str | exp.Expression, event_time: str | None
+                       ) -> exp.Select:
+    """Every policy column of every row about the subject, oldest first (`subject`: its column, or a predicate)."""
     select = exp.select(*[sql.column(None, c) for c in columns])
-    select = select.from_(_table(physical)).where(is_subject(subject))
+    where = is_subject(subject) if isinstance(subject, str) else subject
+    select = select.from_(_table(physical)).where(where)
     return select.order_by(*_oldest_first(event_time, *columns))
 
 

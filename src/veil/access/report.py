@@ -18,10 +18,17 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from veil import __version__
-from veil.access.queries import (consent_current_query, consent_history_query, erasure_requests_query, fetch,
-                                 subject_rows_query)
+from veil.access.queries import (
+    consent_current_query,
+    consent_history_query,
+    erasure_requests_query,
+    fetch,
+    subject_rows_query,
+    via_subject,
+)
 from veil.compile.plan import Action, ColumnDecision, ModelPlan, plan_project
 from veil.policy.loaded import LoadedTable, Policies
 from veil.policy.models import ConsentMode
@@ -91,20 +98,38 @@ def _expiring(table: LoadedTable) -> dict[str, int]:
     return {c.name: c.data_handling.retention_days for c in table.policy.columns if c.data_handling.retention_days}
 
 
+def _subject_predicate(policies: Policies, table: LoadedTable, relations: PhysicalRelations) -> str | exp.Expression:
+    """The subject column, or, for a `via` table, the keys of the subject's rows up its chain."""
+    policy = table.policy
+    if policy.via is None:
+        return policy.subject_column
+    from veil.compile.render_model import subject_chain
+
+    chain = subject_chain(table, policies)
+    hops = []
+    for position, parent in enumerate(chain):
+        key = (policy.via if position == 0 else chain[position - 1].policy.via).key
+        hops.append((relations.sql_name(parent.relation), key,
+                     parent.policy.via.via if parent.policy.via else None, parent.policy.subject_column))
+    return via_subject(policy.via.via, hops)
+
+
 def _table_section(policies: Policies, table: LoadedTable, con: duckdb.DuckDBPyConnection,
                    relations: PhysicalRelations, subject: str, as_of: datetime) -> dict[str, Any]:
     policy = table.policy
     physical = relations.sql_name(table.relation)
     days, expiring = policies.retention_days(table), _expiring(table)
     columns = [c.name for c in policy.columns]
-    rows = fetch(con, subject_rows_query(physical, columns, policy.subject, policy.event_time), subject,
-                 f"table {table.name} ({physical})")
+    rows = fetch(con, subject_rows_query(physical, columns, _subject_predicate(policies, table, relations),
+                                         policy.event_time), subject, f"table {table.name} ({physical})")
     return {
         "table": table.name,
         "policy": table.path,
         "relation": str(table.relation),
         "physical_relation": physical,
-        "subject_column": policy.subject,
+        "subject_column": policy.identity_column,
+        "subject_via": (None if policy.via is None else
+                        {"via": policy.via.via, "relation": policy.via.relation, "key": policy.via.key}),
         "event_time": policy.event_time,
         "retention": {"days": days, "tier": policy.retention, "columns": expiring},
         "on_erasure": policy.erasure,

@@ -28,13 +28,20 @@ from collections.abc import Collection
 from sqlglot import exp
 
 from veil.compile import sql
-from veil.compile.naming import (CONSENT_FILTER_MACRO, ERASURE_FILTER_MACRO, RETENTION_FILTER_MACRO,
-                                 SQL_HEADER, WITHIN_DAYS_MACRO, lookup_cte, mask_macro)
+from veil.compile.naming import (
+    CONSENT_FILTER_MACRO,
+    ERASURE_FILTER_MACRO,
+    RETENTION_FILTER_MACRO,
+    SQL_HEADER,
+    WITHIN_DAYS_MACRO,
+    lookup_cte,
+    mask_macro,
+)
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
 from veil.policy.loaded import LoadedTable, Policies
+from veil.policy.models import ConsentMode
 from veil.policy.relation import parse_relation
 from veil.policy.validate import by_relation
-from veil.policy.models import ConsentMode
 from veil.strategies import MaskContext, get_strategy
 
 SOURCE_ALIAS = "src"

@@ -24,7 +24,13 @@ from veil.compile.plan import ProjectPlan
 from veil.erasure.physical import rewrite_database
 from veil.erasure.systems import System, tokenize_rules
 from veil.identity.graph import IdentityGraph, TableIdentity
-from veil.identity.keys import PENDING, count_by_subject, in_query, keys_of, pending_rows
+from veil.identity.keys import (
+    PENDING,
+    count_by_subject,
+    in_query,
+    keys_of,
+    pending_rows,
+)
 from veil.identity.subjects import SubjectKind, is_integer_type, loaded_cell
 from veil.policy.models import Classification
 from veil.vault import Vault
@@ -134,7 +140,7 @@ def _raw_values(context: Context, subjects: list[str]) -> dict[str, list[tuple[s
 
 def _vault(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
     values = _raw_values(context, subjects)
-    vault = Vault(Path(system.target), context.keyring)
+    vault = Vault(Path(system.target), context.keyring, read_only=not apply)
     try:
         fingerprints = {who: [vault.fingerprint(*v) for v in vs] for who, vs in values.items()}
         counts = vault.count_owned(subjects)

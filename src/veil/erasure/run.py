@@ -26,12 +26,19 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from veil.audit.trail import AuditTrail
 from veil.erasure.actions import Context, erase_system
-from veil.erasure.requests import (REQUEST, STEP, Request, completed_ids, confirmed_steps, load_requests,
-                                   request_states, started_steps)
+from veil.erasure.requests import (
+    REQUEST,
+    STEP,
+    Request,
+    completed_ids,
+    confirmed_steps,
+    load_requests,
+    request_states,
+    started_steps,
+)
 from veil.erasure.systems import System, discover_systems, file_systems, tokenize_rules
 from veil.errors import UsageError
 from veil.identity import build_identity_graph, canonical_subject

@@ -30,7 +30,6 @@ Each stored table then gets a status:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -275,10 +274,17 @@ def _propagate(known: dict[tuple[str, str], Domain], edges: dict[tuple[str, str]
     return domains, ambiguous
 
 
-def _subject_kind(tables: dict[str, TableIdentity], domains: dict[tuple[str, str], Domain],
-                  known: Iterable[tuple[str, str]]) -> SubjectKind:
-    types = [tables[key].types[column] for key, column in known
-             if domains.get((key, column)) == SUBJECT and key in tables and column in tables[key].types]
+def _subject_kind(policies: Policies, tables: dict[str, TableIdentity], where: dict[str, PhysicalTable]
+                  ) -> SubjectKind:
+    """From the policy tables' subject columns as stored (the registry's type may be looser: text ids)."""
+    types = []
+    for loaded in policies.table_list():
+        column = (loaded.policy.subject_column or "").lower()
+        table = tables.get(where[loaded.name].key)
+        if column and table is not None and column in table.types:
+            types.append(table.types[column])
+        elif column and loaded.policy.column(column) is not None and loaded.policy.column(column).type:
+            types.append(loaded.policy.column(column).type.value)
     return SubjectKind.of_types(types)
 
 
@@ -292,7 +298,7 @@ def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, wa
     domains, ambiguous = _propagate(known, edges)
     spec = policies.project.erasure
     registry = warehouse.locate(spec.relation) if spec is not None else None
-    graph = IdentityGraph(_subject_kind(tables, domains, known), tables, where, registry, _nodes=node_keys)
+    graph = IdentityGraph(_subject_kind(policies, tables, where), tables, where, registry, _nodes=node_keys)
     for key, table in tables.items():
         table.identities = sorted((table.columns.get(c, c), d) for (k, c), d in domains.items()
                                   if k == key and (k, c) not in ambiguous)

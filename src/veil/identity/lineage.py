@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
+from sqlglot.optimizer.scope import Scope, build_scope
 
 Source = tuple[str, str]   # ("schema.table" lower-cased, column lower-cased)
 
@@ -75,23 +76,35 @@ def trace_columns(sql: str | exp.Expression, columns: list[str], schema: dict, d
     return traced
 
 
+def _grouped(scope: Scope, depth: int = 0) -> bool:
+    """Rows of this scope are groups: it groups, or every relation it reads is grouped."""
+    if depth > 200:
+        return False
+    expression = scope.expression
+    if isinstance(expression, exp.SetOperation):
+        return all(_grouped(branch, depth + 1) for branch in scope.union_scopes)
+    if not isinstance(expression, exp.Select):
+        return False
+    if expression.args.get("group") is not None or any(
+            p.find(exp.AggFunc) and not p.find(exp.Window) for p in expression.expressions):
+        return True
+    sources = [source for _, source in scope.selected_sources.values()]
+    return bool(sources) and all(isinstance(s, Scope) and _grouped(s, depth + 1) for s in sources)
+
+
 def is_aggregate(sql: str | exp.Expression, dialect: str = "duckdb") -> bool:
-    """The outermost query groups rows (GROUP BY or an aggregate function in its projection).
+    """The query's rows are groups: it, or every relation it reads, aggregates (GROUP BY, sum(...)).
 
     >>> is_aggregate("SELECT country, count(*) FROM users GROUP BY 1"), is_aggregate("SELECT * FROM users")
     (True, False)
+    >>> is_aggregate("WITH d AS (SELECT day, sum(x) AS s FROM t GROUP BY 1) SELECT coalesce(s, 0) AS s FROM d")
+    True
+    >>> is_aggregate("WITH d AS (SELECT day, sum(x) AS s FROM t GROUP BY 1) SELECT t.id FROM d JOIN t USING (day)")
+    False
     """
     try:
         statement = parse_one(sql, read=dialect) if isinstance(sql, str) else sql
-    except SqlglotError:
+        scope = build_scope(statement)
+    except (SqlglotError, RecursionError):
         return False
-    selects = [statement] if isinstance(statement, exp.Select) else list(statement.find_all(exp.Select))
-    outer = [s for s in selects if s.parent_select is None] if not isinstance(statement, exp.Select) else selects
-    if not outer:
-        return False
-    for select in outer:
-        grouped = select.args.get("group") is not None or any(
-            projection.find(exp.AggFunc) and not projection.find(exp.Window) for projection in select.expressions)
-        if not grouped:
-            return False
-    return True
+    return scope is not None and _grouped(scope)
