@@ -79,7 +79,9 @@ def _model_summary(model: ModelPlan, plan: ProjectPlan, con, relations, macros, 
 def summarize(plan: ProjectPlan, project_dir: Path, database: Path | None,
               as_of: str | None = None) -> list[AudienceSummary]:
     """Summaries per audience; rows and losses when the warehouse exists."""
-    con = duckdb.connect(str(database), read_only=True) if database and database.is_file() else None
+    from veil.warehouse.duckdb import connect_file
+
+    con = connect_file(database, read_only=True) if database and database.is_file() else None
     try:
         relations = PhysicalRelations.for_project(project_dir, con)
         macros = {p: t for p, t in render_project(plan).items() if p.startswith("macros/")}

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
+import duckdb  # noqa: F401 - the doctest uses it
 
 from veil.access.paths import audited_file_name, audited_path, temp_pattern
 from veil.access.report import build_access_report, count_data_rows
@@ -77,7 +77,9 @@ def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str,
     path = resolve_database(project_dir, database)
     if not path.is_file():
         raise UsageError(f"warehouse {path} not found")
-    with duckdb.connect(str(path), read_only=True) as con:
+    from veil.warehouse.duckdb import connect_file
+
+    with connect_file(path, read_only=True) as con:
         report = build_access_report(policies, con, PhysicalRelations.for_project(project_dir, con), subject,
                                      as_of=as_of)
     target = Path(out or default_path(project_dir, subject, fmt))

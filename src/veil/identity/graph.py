@@ -33,6 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlglot import exp, parse_one
+from sqlglot.errors import SqlglotError
+
 from veil.identity.lineage import UntraceableSQL, is_aggregate, trace_columns
 from veil.identity.subjects import SubjectKind
 from veil.policy.loaded import LoadedTable, Policies
@@ -191,19 +194,30 @@ def _collect_tables(warehouse, manifest: dict[str, Any] | None, policies: Polici
     return tables, node_keys
 
 
-def _schema(tables: dict[str, TableIdentity], catalog: str) -> dict:
+def _schema(tables: dict[str, TableIdentity]) -> dict:
     schema: dict = {}
     for table in tables.values():
         if table.columns:
-            schema.setdefault(catalog, {}).setdefault(table.table.schema, {})[table.table.name] = {
+            schema.setdefault(table.table.schema, {})[table.table.name] = {
                 table.columns[c]: table.types[c] for c in table.columns}
     return schema
 
 
-def _edges(tables: dict[str, TableIdentity], catalog: str
+def _without_catalogs(code: str) -> exp.Expression | str:
+    """Compiled SQL names the database file dbt built (`"warehouse"."raw"."users"`); a copy may differ."""
+    try:
+        statement = parse_one(code, read="duckdb")
+    except SqlglotError:
+        return code
+    for table in statement.find_all(exp.Table):
+        table.set("catalog", None)
+    return statement
+
+
+def _edges(tables: dict[str, TableIdentity]
            ) -> tuple[dict[tuple[str, str], list[tuple[str, str]]], dict[str, str]]:
     """(table key, column) -> source columns it passes through; and why a model could not be traced."""
-    schema = _schema(tables, catalog)
+    schema = _schema(tables)
     edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
     untraceable: dict[str, str] = {}
     for key, table in sorted(tables.items()):
@@ -212,7 +226,7 @@ def _edges(tables: dict[str, TableIdentity], catalog: str
             continue
         names = [table.columns[c] for c in table.columns] or list((table.node or {}).get("columns", {}))
         try:
-            traced = trace_columns(code, names, schema)
+            traced = trace_columns(_without_catalogs(code), names, schema)
         except UntraceableSQL as exc:
             untraceable[key] = f"its SQL cannot be traced: {exc}"
             continue
@@ -292,8 +306,7 @@ def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, wa
     """The identity of every relation of the warehouse and the manifest."""
     tables, node_keys = _collect_tables(warehouse, manifest, policies)
     where = {loaded.name: warehouse.locate(loaded.relation) for loaded in policies.table_list()}
-    catalog = warehouse.execute("SELECT current_database()")[0][0]
-    edges, untraceable = _edges(tables, catalog)
+    edges, untraceable = _edges(tables)
     known = _seed_domains(policies, tables, where, warehouse)
     domains, ambiguous = _propagate(known, edges)
     spec = policies.project.erasure

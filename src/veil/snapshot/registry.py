@@ -51,7 +51,9 @@ def keyed_connection(database: Path, env) -> duckdb.DuckDBPyConnection:
     keyring = load_keyring(env)
     if keyring is None:
         raise UsageError("snapshots digest subject ids with veil's hmac key: set VEIL_KEYRING or VEIL_KEY")
-    con = duckdb.connect(str(database), read_only=True)
+    from veil.warehouse.duckdb import connect_file
+
+    con = connect_file(database, read_only=True)
     register_functions(con, keyring, env)
     return con
 
