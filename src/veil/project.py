@@ -167,6 +167,24 @@ class Project:
         except (OSError, ValueError) as exc:
             raise UsageError(f"{path}: cannot read the dbt manifest: {exc}; run `dbt build` again") from None
 
+    def compiled_sql(self, node: dict[str, Any]) -> str | None:
+        """A model's compiled SQL: from the manifest, else the file dbt compiled it to.
+
+        A `dbt seed --select x` writes a manifest without compiled SQL for the
+        models it did not run; `target/compiled/` still holds what the last
+        build compiled.
+        """
+        if node.get("compiled_code"):
+            return node["compiled_code"]
+        candidates = [self.target_dir / "compiled" / str(node.get("package_name", "")) /
+                      str(node.get("original_file_path", ""))]
+        if node.get("compiled_path"):
+            candidates.insert(0, self.root / node["compiled_path"])
+        for path in candidates:
+            if path.is_file() and path.suffix == ".sql":
+                return path.read_text(encoding="utf-8")
+        return None
+
     def _profiles_path(self) -> Path:
         candidates = [self.root / "profiles.yml"]
         if self.env.get("DBT_PROFILES_DIR"):

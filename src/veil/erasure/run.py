@@ -206,7 +206,7 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
     trail = project.trail()
     result = ErasureResult(dry_run=dry_run, reapply=reapply)
     with project.warehouse(read_only=dry_run) as warehouse:
-        graph = build_identity_graph(policies, project.manifest, warehouse)
+        graph = build_identity_graph(policies, project.manifest, warehouse, project.compiled_sql)
         requests = load_requests(policies, warehouse.con, warehouse.relations)
         done = completed_ids(trail)
         targets = [r for r in requests if (r.request_id in done) == reapply]

@@ -30,6 +30,7 @@ Each stored table then gets a status:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,7 @@ class TableIdentity:
     identities: list[tuple[str, Domain]] = field(default_factory=list)
     status: str = ""
     reason: str = ""
+    code: str | None = field(default=None, repr=False)     # a model's compiled SQL
 
     @property
     def stored(self) -> bool:
@@ -214,15 +216,19 @@ def _without_catalogs(code: str) -> exp.Expression | str:
     return statement
 
 
-def _edges(tables: dict[str, TableIdentity]
+def _edges(tables: dict[str, TableIdentity], compiled: Callable[[dict[str, Any]], str | None]
            ) -> tuple[dict[tuple[str, str], list[tuple[str, str]]], dict[str, str]]:
     """(table key, column) -> source columns it passes through; and why a model could not be traced."""
     schema = _schema(tables)
     edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
     untraceable: dict[str, str] = {}
     for key, table in sorted(tables.items()):
-        code = (table.node or {}).get("compiled_code")
-        if table.origin not in {"model", "snapshot"} or not code:
+        if table.origin not in {"model", "snapshot"}:
+            continue
+        code = table.code = compiled(table.node)
+        if not code:
+            if table.stored:
+                untraceable[key] = "dbt has not compiled it (run `dbt compile` or `dbt build`)"
             continue
         names = [table.columns[c] for c in table.columns] or list((table.node or {}).get("columns", {}))
         try:
@@ -302,11 +308,13 @@ def _subject_kind(policies: Policies, tables: dict[str, TableIdentity], where: d
     return SubjectKind.of_types(types)
 
 
-def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, warehouse) -> IdentityGraph:
-    """The identity of every relation of the warehouse and the manifest."""
+def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, warehouse,
+                         compiled: Callable[[dict[str, Any]], str | None] = lambda n: n.get("compiled_code")
+                         ) -> IdentityGraph:
+    """The identity of every relation of the warehouse and the manifest (`compiled`: a model's SQL)."""
     tables, node_keys = _collect_tables(warehouse, manifest, policies)
     where = {loaded.name: warehouse.locate(loaded.relation) for loaded in policies.table_list()}
-    edges, untraceable = _edges(tables)
+    edges, untraceable = _edges(tables, compiled)
     known = _seed_domains(policies, tables, where, warehouse)
     domains, ambiguous = _propagate(known, edges)
     spec = policies.project.erasure
@@ -373,7 +381,7 @@ def _judge(graph: IdentityGraph, table: TableIdentity, untraceable: str | None, 
         table.status, table.reason = "no subject data", "lineage reaches no subject table"
     elif untraceable:
         table.status, table.reason = "unresolved", untraceable
-    elif is_aggregate((table.node or {}).get("compiled_code") or ""):
+    elif is_aggregate(table.code or ""):
         table.status, table.reason = "aggregate", "stores groups, no subject row; rebuilt by the next dbt build"
     else:
         table.status = "unresolved"

@@ -115,9 +115,15 @@ def pending_rows(graph: IdentityGraph, table: TableIdentity, alias: str | None =
 
 
 def count_by_subject(graph: IdentityGraph, table: TableIdentity) -> exp.Expression:
-    """SELECT veil_subject, count(*): the table's rows per pending subject (per identity column, summed)."""
+    """SELECT veil_subject, count(*): the table's rows per pending subject.
+
+    Counted through the subject columns when the table has any (a key column of
+    the same table, `orders.order_id` in orders, finds the same rows again),
+    else through each key column, summed.
+    """
     branches = []
-    for column, domain in table.identities:
+    direct = [(c, d) for c, d in table.identities if d.is_subject]
+    for column, domain in direct or table.identities:
         query, key_type = mapping(graph, domain)
         reference = exp.column(column, table="veil_t", quoted=True)
         on = _equal(reference, table.types.get(column.lower(), "VARCHAR"), exp.column(KEY_COLUMN, table="veil_m"),
