@@ -1,0 +1,77 @@
+"""The identity graph in audience models and `veil access`: child tables filtered through their parent.
+
+`payments` in classic_shop has no customer column: it reaches its subject through
+`order_id -> stg_orders.customer_id`. Its audience models must apply the
+consent and erasure filters of that customer (a `marketing__payments` row of a
+customer who never opted in is a leak), and `veil access` must list the
+payments of the customer asking. Expected owners come from the fixture's CSVs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import duckdb
+import pytest
+
+from erasure_projects import copy_project
+
+pytestmark = pytest.mark.dbt
+
+
+def _csv(path):
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    project = copy_project("classic_shop", tmp_path_factory.mktemp("models"))
+    project.build()
+    seeds = project.path / "seeds"
+    order_owner = {int(r["id"]): int(r["user_id"]) for r in _csv(seeds / "raw_orders.csv")}
+    payment_owner = {int(r["id"]): order_owner[int(r["order_id"])] for r in _csv(seeds / "raw_payments.csv")}
+    latest: dict[tuple[int, str], tuple[str, bool]] = {}
+    for row in _csv(seeds / "consent_events.csv"):
+        key = (int(row["customer_id"]), row["purpose"])
+        if key not in latest or row["recorded_at"] > latest[key][0]:
+            latest[key] = (row["recorded_at"], row["granted"] == "true")
+    opted_in = {c for (c, purpose), (_, granted) in latest.items() if purpose == "marketing" and granted}
+    opted_out = {c for (c, purpose), (_, granted) in latest.items() if purpose == "analytics" and not granted}
+    return project, payment_owner, opted_in, opted_out
+
+
+def _payments(project, model):
+    with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        return [r[0] for r in con.execute(f"SELECT payment_id FROM main.{model}").fetchall()]
+
+
+def test_marketing_payments_hold_only_payments_of_customers_who_opted_in(shop):
+    project, owner, opted_in, _ = shop
+    shown = _payments(project, "marketing__payments")
+    assert opted_in and any(owner[p] in opted_in for p in owner)            # the control: some qualify
+    assert {owner[p] for p in shown} <= opted_in
+    assert sorted(shown) == sorted(p for p in owner if owner[p] in opted_in)  # and none of theirs is lost
+
+
+def test_analyst_payments_exclude_opted_out_and_erased_customers(shop):
+    project, owner, _, opted_out = shop
+    erased = next(c for c in sorted(set(owner.values())) if c not in opted_out)
+    project.request_erasure(erased, "req-models")
+    project.dbt("build", "--select", "analyst__payments")
+    shown = _payments(project, "analyst__payments")
+    assert erased not in {owner[p] for p in shown} and not opted_out & {owner[p] for p in shown}
+    assert sorted(shown) == sorted(p for p in owner if owner[p] not in opted_out | {erased})
+
+
+def test_access_lists_the_payments_a_customer_reaches_through_their_orders(shop, tmp_path):
+    project, owner, _, _ = shop
+    subject = max(set(owner.values()), key=lambda c: sum(1 for p in owner if owner[p] == c))
+    out = tmp_path / "access.json"
+    result = project.veil("access", "--subject", str(subject), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    tables = {t["table"]: t for t in json.loads(out.read_text())["tables"]}
+    listed = sorted(row["values"]["payment_id"] for row in tables["payments"]["rows"])
+    assert listed == sorted(p for p in owner if owner[p] == subject) and listed
+    assert tables["payments"]["subject_via"]["via"] == "order_id"
