@@ -75,3 +75,34 @@ def test_access_lists_the_payments_a_customer_reaches_through_their_orders(shop,
     listed = sorted(row["values"]["payment_id"] for row in tables["payments"]["rows"])
     assert listed == sorted(p for p in owner if owner[p] == subject) and listed
     assert tables["payments"]["subject_via"]["via"] == "order_id"
+
+
+def test_anonymize_and_holds_under_view_policies_reach_the_base_seed(tmp_path):
+    """`erasure: anonymize` on a policy over a view keeps the base rows, NON_PII columns as they are;
+    a legal hold on a policy over a view protects the stored table behind it."""
+    project = copy_project("classic_shop", tmp_path)
+    payments = project.path / "policies/tables/payments.yml"
+    payments.write_text(payments.read_text().replace("schema:", "erasure: anonymize\nschema:", 1))
+    veil_yml = project.path / "policies/veil.yml"
+    veil_yml.write_text(veil_yml.read_text() + "  legal_holds:\n    tables: {customers: \"audit 2026-3\"}\n")
+    project.build()
+    seeds = project.path / "seeds"
+    mine = {int(r["id"]) for r in _csv(seeds / "raw_orders.csv") if r["user_id"] == "7"}
+    paid = {int(r["id"]): r for r in _csv(seeds / "raw_payments.csv") if int(r["order_id"]) in mine}
+    assert paid, "the control: customer 7 has payments"
+    project.request_erasure(7, "req-anon")
+    result = project.veil("erase")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "legal hold: audit 2026-3 (policy customers)" in result.stdout
+    with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        kept = {r[0]: r[1:] for r in con.execute(
+            "SELECT id, order_id, payment_method, amount FROM main.raw_payments WHERE id IN (SELECT unnest(?))",
+            [sorted(paid)]).fetchall()}
+        assert con.execute("SELECT count(*) FROM main.raw_customers WHERE id = 7").fetchall() == [(1,)]
+        assert con.execute("SELECT count(*) FROM main.raw_orders WHERE user_id = 7").fetchall() == [(0,)]  # not held
+    assert set(kept) == set(paid)                                       # rows kept for accounting
+    for payment, (order_id, method, amount) in kept.items():
+        assert order_id not in mine and order_id < 0                    # the link to the customer is gone
+        assert method == paid[payment]["payment_method"]              # NON_PII, copied unchanged by the view
+        assert amount is None    # the view's NON_PII `amount` is `amount / 100.0`: not provably the same column
+    assert len({order for order, _, _ in kept.values()}) == len(kept)  # and rows are not linkable to each other

@@ -310,8 +310,12 @@ def erase_command(project_dir: Path, database: Path | None, dry_run: bool, reapp
     """Erase every pending request of the erasure registry from every system, with an audit trail.
 
     \b
-    Systems: the token vault, policy tables (delete, or anonymize), the consent log,
-    dbt tables and seeds, seed files, published files; views and aggregates are listed.
+    Whose row is whose comes from the identity graph (policy subjects, `via`
+    relationships, column lineage, meta.veil.subject), never a column name.
+    Systems: the token vault, files veil wrote (exports, snapshots, published
+    files, temp leftovers), seed CSVs, policy tables (delete or anonymize), the
+    consent log, dbt tables and seeds, sources; views and aggregates are listed.
+    Exit 1 when a system is unresolved or a registry id is refused (requests stay open).
     Example:
       veil erase --dry-run && veil erase && veil audit report
     """

@@ -73,14 +73,21 @@ def _surrogate(sql_type: str) -> exp.Expression:
 
 
 def _kept_columns(context: Context, table: TableIdentity) -> set[str]:
-    """Columns left as they are by `anonymize`: those the policy classifies NON_PII."""
-    policies = [table.policy] if table.policy is not None else [
-        context.graph.tables[w.key].policy for w in context.graph.policy_tables.values()
-        if context.graph.tables.get(w.key) is not None and context.graph.tables[w.key].kind == "view"
-        and table.table.key in context.graph._ancestors(context.graph.tables[w.key])]
+    """Columns left as they are by `anonymize`: those the policy classifies NON_PII.
+
+    A base table under a view policy keeps the columns the view's NON_PII
+    columns copy unchanged (column lineage); every other column is NULLed.
+    """
+    if table.policy is not None:
+        return {c.name.lower() for c in table.policy.policy.columns if c.pii_classification is Classification.NON_PII}
+    graph = context.graph
     keep: set[str] = set()
-    for loaded in policies:
-        keep |= {c.name.lower() for c in loaded.policy.columns if c.pii_classification is Classification.NON_PII}
+    for where in graph.policy_tables.values():
+        holder = graph.tables.get(where.key)
+        if holder is None or holder.kind != "view" or table.table.key not in graph._ancestors(holder):
+            continue
+        non_pii = {c.name for c in holder.policy.policy.columns if c.pii_classification is Classification.NON_PII}
+        keep |= graph.passed_through(holder, non_pii).get(table.table.key, set())
     return keep
 
 

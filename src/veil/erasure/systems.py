@@ -87,6 +87,18 @@ def _method(graph: IdentityGraph, table: TableIdentity) -> str:
     return "delete"
 
 
+def held_tables(plan: ProjectPlan, graph: IdentityGraph) -> dict[str, str]:
+    """Table key -> legal hold reason: a held policy's table, or the stored tables behind its view."""
+    spec = plan.policies.project.erasure
+    held: dict[str, str] = {}
+    for name, reason in (spec.legal_holds.tables if spec else {}).items():
+        where = graph.policy_tables.get(name)
+        holder = graph.tables.get(where.key) if where else None
+        for table in graph.stored_bases(holder) if holder is not None else []:
+            held.setdefault(table.table.key, f"{reason} (policy {name})")
+    return held
+
+
 def warehouse_order(graph: IdentityGraph, tables: list[TableIdentity]) -> list[TableIdentity]:
     """Tables whose keys another table maps (`payments` via `orders`) before that table."""
     keys = {t.table.key for t in tables}
@@ -114,7 +126,7 @@ def warehouse_order(graph: IdentityGraph, tables: list[TableIdentity]) -> list[T
 def discover_systems(plan: ProjectPlan, graph: IdentityGraph, *, vault_file: Path | None,
                      files: list[System], project_dir: Path, consent_key: str | None) -> list[System]:
     """Every system, in the order erasure visits them."""
-    holds = plan.policies.project.erasure.legal_holds.tables if plan.policies.project.erasure else {}
+    holds = held_tables(plan, graph)
     systems: list[System] = []
     if vault_file is not None and vault_file.is_file():
         systems.append(System(str(vault_file), "vault", "forget tokens", str(vault_file)))
@@ -128,7 +140,7 @@ def discover_systems(plan: ProjectPlan, graph: IdentityGraph, *, vault_file: Pat
         if seed_file and (project_dir / seed_file).is_file():
             systems.append(System(seed_file, "seed file", "rewrite file", str(project_dir / seed_file), table))
     for table in warehouse_order(graph, identified):
-        hold = holds.get(table.policy.name) if table.policy is not None else None
+        hold = holds.get(table.table.key)
         systems.append(System(table.name, _table_kind(graph, table, consent_key), _method(graph, table),
                               table.table.key, table, hold, table.policy))
     for table in sorted(graph.tables.values(), key=lambda t: t.table.key):

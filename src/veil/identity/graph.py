@@ -96,9 +96,32 @@ class IdentityGraph:
     policy_tables: dict[str, PhysicalTable]             # policy name -> where it lives
     registry: PhysicalTable | None
     problems: list[tuple[str, str]] = field(default_factory=list)   # (what, why): block completion
+    edges: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     def domain_table(self, domain: Domain) -> TableIdentity:
         return self.tables[self.policy_tables[domain.table].key]
+
+    def stored_bases(self, table: TableIdentity) -> list[TableIdentity]:
+        """The table itself when stored; for a view, the stored tables it reads that identify subjects."""
+        if table.stored:
+            return [table]
+        return [self.tables[k] for k in sorted(self._ancestors(table) - {table.table.key})
+                if k in self.tables and self.tables[k].stored and self.tables[k].identities]
+
+    def passed_through(self, table: TableIdentity, columns: set[str]) -> dict[str, set[str]]:
+        """Table key -> its columns that `columns` of `table` copy unchanged (following views upstream)."""
+        found: dict[str, set[str]] = {}
+        todo = [(table.table.key, c.lower()) for c in columns]
+        seen: set[tuple[str, str]] = set()
+        while todo:
+            column = todo.pop()
+            if column in seen:
+                continue
+            seen.add(column)
+            for source in self.edges.get(column, []):
+                found.setdefault(source[0], set()).add(source[1])
+                todo.append(source)
+        return found
 
     def by_name(self, name: str) -> list[TableIdentity]:
         """Stored tables called `name` (any schema): how a published table finds its model."""
@@ -319,7 +342,8 @@ def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, wa
     domains, ambiguous = _propagate(known, edges)
     spec = policies.project.erasure
     registry = warehouse.locate(spec.relation) if spec is not None else None
-    graph = IdentityGraph(_subject_kind(policies, tables, where), tables, where, registry, _nodes=node_keys)
+    graph = IdentityGraph(_subject_kind(policies, tables, where), tables, where, registry, edges=edges,
+                          _nodes=node_keys)
     for key, table in tables.items():
         table.identities = sorted((table.columns.get(c, c), d) for (k, c), d in domains.items()
                                   if k == key and (k, c) not in ambiguous)
