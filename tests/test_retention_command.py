@@ -192,3 +192,21 @@ def test_without_a_vault_retention_reports_no_vault_entries(vaulted):
     results, text = retain(project, path, None, dry_run=False)
     assert results["payments"].forgotten_tokens is None and "vault" not in text
     assert revealable(vault, tokens) == set(tokens)
+
+
+def test_retention_is_physical_the_expired_bytes_leave_the_file(warehouse):
+    project, path = warehouse
+    with duckdb.connect(str(path), read_only=True) as con:
+        before = dict(con.execute("SELECT event_id, ip_address FROM raw.events").fetchall())
+    kept = set(dict(events(path)).values())
+    assert invoke(project, path, "--dry-run").exit_code == 0
+    bytes_before = path.read_bytes()
+    assert invoke(project, path).exit_code == 0
+    gone = {ip for ip in before.values() if ip and ip not in {v for _, v in events(path)}}
+    assert gone, "the control: retention removes some values"
+    assert all(ip.encode() in bytes_before for ip in gone), "the control: the plaintext was findable before"
+    after = path.read_bytes() + (path.with_name(path.name + ".wal").read_bytes()
+                                 if path.with_name(path.name + ".wal").exists() else b"")
+    for ip in gone:
+        assert ip.encode() not in after, ip
+    assert any(ip.encode() in after for ip in kept if ip)                # what stays is still there
