@@ -362,3 +362,34 @@ def test_a_busy_warehouse_is_a_message_not_a_traceback(project):
             assert "warehouse busy" in result.output and "Traceback" not in result.output, result.output
     finally:
         holder.kill()
+
+
+def test_a_copied_project_erases_its_own_files_never_the_originals(project, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VEIL_AUDIT_DB", ".veil/audit.duckdb")              # the project's own trail
+    export = project / "access" / "3.json"
+    assert CliRunner().invoke(main, ["access", "--subject", "3", "--out", str(export)]).exit_code == 0
+    copy = tmp_path_factory.mktemp("copy") / "project"
+    shutil.copytree(project, copy)
+    for name, file in (("VEIL_WAREHOUSE", "wh.duckdb"), ("VEIL_VAULT", "vault.duckdb")):
+        monkeypatch.setenv(name, str(copy / file))
+    result = erase("--project-dir", str(copy))
+    assert result.exit_code == 0, result.output
+    assert not (copy / "access" / "3.json").exists()                       # the copy's own export went
+    assert export.exists()                                                 # the original's is not the copy's
+
+
+def test_a_seed_csv_keeps_its_delimiter_bom_and_line_ends(project):
+    (project / "seeds").mkdir()
+    seed = project / "seeds" / "kunden.csv"
+    seed.write_bytes(b"\xef\xbb\xbfuser_id;tier\r\n1;gold\r\n3;platinum\r\n5;silver\r\n")
+    with duckdb.connect(str(project / "wh.duckdb")) as con:
+        con.execute(f"CREATE TABLE main.kunden AS SELECT * FROM read_csv('{seed}', delim = ';')")
+    manifest = json.loads((project / "target/manifest.json").read_text())
+    manifest["nodes"]["seed.p.kunden"] = {
+        "unique_id": "seed.p.kunden", "resource_type": "seed", "name": "kunden", "alias": "kunden", "schema": "main",
+        "original_file_path": "seeds/kunden.csv",
+        "config": {"materialized": "seed", "delimiter": ";", "meta": {"veil": {"subject": "user_id"}}}}
+    (project / "target/manifest.json").write_text(json.dumps(manifest))
+    result = erase()
+    assert result.exit_code == 0, result.output
+    assert seed.read_bytes() == b"\xef\xbb\xbfuser_id;tier\r\n1;gold\r\n5;silver\r\n"

@@ -106,3 +106,20 @@ def test_anonymize_and_holds_under_view_policies_reach_the_base_seed(tmp_path):
         assert method == paid[payment]["payment_method"]              # NON_PII, copied unchanged by the view
         assert amount is None    # the view's NON_PII `amount` is `amount / 100.0`: not provably the same column
     assert len({order for order, _, _ in kept.values()}) == len(kept)  # and rows are not linkable to each other
+
+
+def test_retention_of_a_policy_over_a_view_deletes_from_the_stored_seed(tmp_path):
+    project = copy_project("classic_shop", tmp_path)
+    orders = project.path / "policies/tables/orders.yml"
+    orders.write_text(orders.read_text().replace("subject: customer_id", "subject: customer_id\n"
+                                                 "event_time: order_date\nretention_days: 60", 1))
+    project.build()
+    dates = {int(r["id"]): r["order_date"] for r in _csv(project.path / "seeds/raw_orders.csv")}
+    expired = {o for o, day in dates.items() if day < "2024-03-02"}        # 60 days before --as-of
+    assert expired and len(expired) < len(dates), "the control: some orders expire, some stay"
+    result = project.veil("retention", "--as-of", "2024-05-01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"would delete" not in result.stdout and f"deleted {len(expired)} rows" in result.stdout
+    with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        left = {r[0] for r in con.execute("SELECT id FROM main.raw_orders").fetchall()}
+    assert left == set(dates) - expired

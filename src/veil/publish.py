@@ -117,13 +117,13 @@ def publish(plan: ProjectPlan, audience: str, database: Path, out: Path, *,
     temp = temp_path(out, os.getpid())
     trail = trail or audit_trail()
     started = started_detail([glob.escape(str(temp)), glob.escape(str(temp)) + ".*"])
-    trail.append("publish", system=str(out), method="copy", status="started",
+    trail.append("publish", system=trail.relative(out), method="copy", status="started",
                  detail={"audience": audience, **started})
     temp.unlink(missing_ok=True)
     try:
         published = _write(models, database, temp)
         os.replace(temp, out)
-        trail.append("publish", system=str(out), method="copy", rows=sum(t.rows for t in published),
+        trail.append("publish", system=trail.relative(out), method="copy", rows=sum(t.rows for t in published),
                      status="completed", detail={"audience": audience, "run": started["run"],
                                                  "tables": [t.name for t in published]})
     finally:

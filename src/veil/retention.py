@@ -215,9 +215,16 @@ def _null_statement(target: exp.Expression, event_time: str, expiring: dict[str,
 
 def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
                     as_of: str | None = None, dry_run: bool = False, *, vault: Vault | None = None,
-                    plan: ProjectPlan | None = None) -> list[RetentionResult]:
+                    plan: ProjectPlan | None = None,
+                    targets: dict[str, list[tuple[str, LoadedTable, dict[str, str]]]] | None = None
+                    ) -> list[RetentionResult]:
     """Apply retention to every policy table that has any; with `vault`, forget the tokens of
-    values that left (`plan`: the project's plan, computed when not given)."""
+    values that left (`plan`: the project's plan, computed when not given).
+
+    `targets`: per policy table, where its rows are stored when that is not its
+    relation (a policy over a view: the base tables), as (SQL name, the policy
+    with the base's column names, policy column -> base column).
+    """
     columns = tokenized_columns(plan or plan_project(policies), relations) if vault is not None else []
     results = []
     vanished: dict[str, dict[str, set[str]]] = {}
@@ -226,9 +233,17 @@ def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relation
         if not days and not _expiring(table):
             continue
         tokenized = [c.column for c in columns if c.table.name == table.name]
-        result, vanished[table.name] = apply_table(con, table, days, relations.sql_name(table.relation), as_of,
-                                                   dry_run, tokenized)
-        results.append(result)
+        stored = (targets or {}).get(table.name) or [(relations.sql_name(table.relation), table, {})]
+        for target, policy, renamed in stored:
+            result, gone = apply_table(con, policy, days, target, as_of, dry_run,
+                                       [renamed.get(c.lower(), c) for c in tokenized])
+            back = {base: column for column, base in renamed.items()}
+            for column, values in gone.items():
+                vanished.setdefault(table.name, {}).setdefault(back.get(column.lower(), column), set()).update(values)
+            result = RetentionResult(table.name, result.relation, result.retention_days, result.deleted_rows,
+                                     {back.get(k.lower(), k): v for k, v in result.nulled.items()},
+                                     result.undated_rows, result.forgotten_tokens)
+            results.append(result)
     if vault is not None and columns:
         forgotten = forget_vanished(con, vault, policies, columns, vanished, as_of, dry_run)
         tokenizing = {c.table.name for c in columns}
@@ -273,8 +288,12 @@ def run_retention(project, *, as_of: str | None = None, dry_run: bool = False) -
     vault = Vault(project.vault_path, keyring) if keyring is not None else None
     try:
         with project.warehouse(read_only=dry_run) as warehouse:
+            from veil.identity import build_identity_graph
+
+            graph = build_identity_graph(project.policies, project.manifest, warehouse, project.compiled_sql)
             results = apply_retention(project.policies, warehouse.con, warehouse.relations, as_of=as_of,
-                                      dry_run=dry_run, vault=vault, plan=project.plan)
+                                      dry_run=dry_run, vault=vault, plan=project.plan,
+                                      targets=view_targets(project.policies, graph))
             if not dry_run and any(r.deleted_rows or any(r.nulled.values()) for r in results):
                 warehouse.compact()
     finally:
@@ -283,3 +302,43 @@ def run_retention(project, *, as_of: str | None = None, dry_run: bool = False) -
     if vault is not None and any(r.forgotten_tokens for r in results):
         rewrite_database(project.vault_path)
     return results
+
+
+def view_targets(policies: Policies, graph) -> dict[str, list[tuple[str, LoadedTable, dict[str, str]]]]:
+    """For each policy over a view with a retention: the stored tables its rows live in, with column names.
+
+    A base table qualifies when the view copies its event time unchanged (column
+    lineage); each expiring column must map too. Otherwise retention cannot be
+    made true in storage, which is a UsageError naming the policy.
+    """
+    from veil.errors import UsageError
+
+    targets = {}
+    for loaded in policies.table_list():
+        holder = graph.tables.get(graph.policy_tables[loaded.name].key)
+        policy = loaded.policy
+        if holder is None or holder.kind != "view" or not (policies.retention_days(loaded) or _expiring(loaded)):
+            continue
+        wanted = [policy.event_time, *_expiring(loaded)]
+        found = []
+        for base in graph.stored_bases(holder):
+            renamed = {}
+            for column in wanted:
+                sources = graph.passed_through(holder, {column}).get(base.table.key, set())
+                if len(sources) == 1:
+                    renamed[column.lower()] = base.columns.get(next(iter(sources)), next(iter(sources)))
+            if policy.event_time.lower() not in renamed:
+                continue
+            missing = [c for c in wanted if c.lower() not in renamed]
+            if missing:
+                raise UsageError(f"{loaded.path}: retention of {', '.join(missing)} over the view {holder.name}: "
+                                 f"veil cannot trace it to a column of {base.name}")
+            columns = [c.model_copy(update={"name": renamed[c.name.lower()]}) for c in policy.columns
+                       if c.name.lower() in renamed]
+            adjusted = policy.model_copy(update={"event_time": renamed[policy.event_time.lower()], "columns": columns})
+            found.append((base.table.sql_name, LoadedTable(adjusted, loaded.path, loaded.doc), renamed))
+        if not found:
+            raise UsageError(f"{loaded.path}: retention over the view {holder.name}: veil cannot trace its event_time "
+                             f"{policy.event_time!r} to a stored table; declare the retention on the base table's policy")
+        targets[loaded.name] = found
+    return targets

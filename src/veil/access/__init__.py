@@ -90,8 +90,9 @@ def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str,
     about = {"subject_digest": subject_digest(subject, key), "digest": "hmac-sha256" if key else "sha256",
              "file": audited_file_name(target, project_dir, subject)}
     started = started_detail([temp_pattern(shown)])
-    trail.append("access", system=shown, method=fmt, status="started", detail={**about, **started})
+    recorded = trail.relative(shown)   # relative to the project when inside it (a copied project's own files)
+    trail.append("access", system=recorded, method=fmt, status="started", detail={**about, **started})
     out = write_access_report(report, target, fmt)
-    trail.append("access", system=shown, method=fmt, rows=count_data_rows(report), status="exported",
+    trail.append("access", system=recorded, method=fmt, rows=count_data_rows(report), status="exported",
                  detail={**about, "run": started["run"]})
     return out

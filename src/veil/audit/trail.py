@@ -108,9 +108,34 @@ def audit_db_path(env: Mapping[str, str] = os.environ) -> Path:
 class AuditTrail:
     """One audit file. Appends are serialised and committed one by one."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, root: Path | None = None):
         self.path = Path(path)
+        # a trail in <project>/.veil/ belongs to that project: files inside it are recorded relative to it,
+        # so a copied or restored project refers to its own files, never to the original's
+        self.root = Path(root).resolve() if root else (
+            self.path.resolve().parent.parent if self.path.resolve().parent.name == ".veil" else None)
         self._lock = threading.Lock()
+
+    def relative(self, path: Path | str) -> str:
+        """How a record names a file: relative to the trail's project when inside it, else absolute.
+
+        >>> AuditTrail(Path("/p/.veil/audit.duckdb")).relative("/p/published/a.duckdb")
+        'published/a.duckdb'
+        >>> AuditTrail(Path("/p/.veil/audit.duckdb")).relative("/data/a.duckdb")
+        '/data/a.duckdb'
+        """
+        absolute = Path(path).absolute()
+        if self.root is not None:
+            try:
+                return str(absolute.relative_to(self.root))
+            except ValueError:
+                pass
+        return str(absolute)
+
+    def resolve(self, system: str) -> Path:
+        """The file a record names (the inverse of `relative`)."""
+        path = Path(system)
+        return path if path.is_absolute() or self.root is None else self.root / path
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)

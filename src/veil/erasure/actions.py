@@ -177,27 +177,64 @@ def domain_keys(context: Context, table: TableIdentity, subjects: list[str]) -> 
     return found
 
 
-def _seed_file(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
-    path = Path(system.target)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+@dataclass(frozen=True)
+class SeedCsv:
+    """A seed's CSV as dbt reads it (its `delimiter`, a UTF-8 BOM), kept as written when rewritten."""
+
+    path: Path
+    delimiter: str
+    bom: bool
+    newline: str
+    header: list[str]
+    rows: list[list[str]]
+
+    @classmethod
+    def read(cls, path: Path, node: dict | None) -> SeedCsv:
+        raw = path.read_bytes()
+        delimiter = str(((node or {}).get("config") or {}).get("delimiter") or ",")
+        text = raw.decode("utf-8-sig")
+        reader = csv.reader(text.splitlines(), delimiter=delimiter)
         header = next(reader, [])
-        rows = list(reader)
-    positions = {h.strip().lower(): i for i, h in enumerate(header)}
+        return cls(path, delimiter, raw.startswith(b"\xef\xbb\xbf"), "\r\n" if b"\r\n" in raw else "\n",
+                   header, list(reader))
+
+    def index(self, column: str) -> int | None:
+        return next((i for i, h in enumerate(self.header) if h.strip().lower() == column.lower()), None)
+
+    def write(self, rows: list[list[str]]) -> None:
+        handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        with os.fdopen(handle, "w", newline="", encoding="utf-8-sig" if self.bom else "utf-8") as out:
+            writer = csv.writer(out, delimiter=self.delimiter, lineterminator=self.newline)
+            writer.writerow(self.header)
+            writer.writerows(rows)
+        os.chmod(temp, self.path.stat().st_mode & 0o777)
+        os.replace(temp, self.path)
+
+
+def seed_csv_problem(system: System) -> str | None:
+    """Why a seed file cannot be erased through its table's identity columns (None: it can)."""
+    try:
+        seed = SeedCsv.read(Path(system.target), system.identity.node)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return f"cannot read it as CSV: {exc}"
+    missing = [c for c, _ in system.identity.identities if seed.index(c) is None]
+    return (f"no column {', '.join(missing)} in its header, which the seed table {system.identity.name} has"
+            if missing else None)
+
+
+def _seed_file(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
     table = system.identity
+    seed = SeedCsv.read(Path(system.target), table.node)
     checks = []
     for column, keys, owners in domain_keys(context, table, subjects):
-        index = positions.get(column.lower())
-        if index is None:
-            raise ValueError(f"{path}: no column {column!r}, which the seed table {table.name} has")
         kind = SubjectKind.INTEGER if is_integer_type(table.types.get(column.lower(), "")) else SubjectKind.TEXT
-        checks.append((index, kind, keys, owners))
+        checks.append((seed.index(column), kind, keys, owners))
     counts: dict[str, int] = {}
     kept = []
-    for row in rows:
+    for row in seed.rows:
         owner = None
         for index, kind, keys, owners in checks:
-            cell = loaded_cell(row[index], kind) if index < len(row) else None
+            cell = loaded_cell(row[index], kind) if index is not None and index < len(row) else None
             if cell is not None and cell in keys:
                 owner = owners[cell]
                 break
@@ -206,13 +243,7 @@ def _seed_file(context: Context, system: System, subjects: list[str], apply: boo
         else:
             _add(counts, owner, 1)
     if apply and counts:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(kept)
-        os.chmod(temp, path.stat().st_mode & 0o777)
-        os.replace(temp, path)
+        seed.write(kept)
     return counts
 
 

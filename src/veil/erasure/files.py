@@ -57,8 +57,8 @@ def _glob(pattern: str) -> set[Path]:
 
 def access_exports(trail: AuditTrail) -> list[Path]:
     """The access reports `veil access` wrote that still exist (files that read as reports)."""
-    templates = {r.system for r in trail.records(kind="access", status="exported")
-                 if r.system and Path(r.system).is_absolute()}
+    templates = {str(trail.resolve(r.system)) for r in trail.records(kind="access", status="exported")
+                 if r.system and trail.resolve(r.system).is_absolute()}
     found = set().union(*(_glob(path_pattern(t)) for t in templates))
     return sorted(p for p in found if p.is_file() and report_subject(p) is not None)
 
@@ -77,8 +77,8 @@ def erase_access_exports(paths: Iterable[Path], subjects: list[str], apply: bool
 
 def snapshot_versions(trail: AuditTrail) -> list[Path]:
     """The snapshot versions `veil snapshot` created that still exist (a folder with its manifest)."""
-    folders = {Path(r.system) for r in trail.records(kind="snapshot", status="created")
-               if r.system and Path(r.system).is_absolute()}
+    folders = {trail.resolve(r.system) for r in trail.records(kind="snapshot", status="created")
+               if r.system and trail.resolve(r.system).is_absolute()}
     return sorted(f for f in folders if (f / MANIFEST).is_file())
 
 
@@ -131,8 +131,8 @@ def stale_temp_files(trail: AuditTrail, extra_dirs: Iterable[Path]) -> list[Path
     """Temp files of killed veil runs, and rewrite leftovers in `extra_dirs`, snapshot versions and
     the folders of published files (files or folders; all to delete)."""
     folders = set(map(Path, extra_dirs)) | set(snapshot_versions(trail))
-    folders |= {Path(r.system).parent for r in trail.records(kind="publish")
-                if r.system and Path(r.system).is_absolute()}
+    folders |= {trail.resolve(r.system).parent for r in trail.records(kind="publish")
+                if r.system and trail.resolve(r.system).is_absolute()}
     leftovers = set().union(*(_rewrite_leftovers(f) for f in folders if f.is_dir()))
     return sorted(_run_temp_files(trail) | leftovers)
 

@@ -138,7 +138,11 @@ def discover_systems(plan: ProjectPlan, graph: IdentityGraph, *, vault_file: Pat
     for table in sorted(identified, key=lambda t: t.table.key):
         seed_file = (table.node or {}).get("original_file_path") if table.origin == "seed" else None
         if seed_file and (project_dir / seed_file).is_file():
-            systems.append(System(seed_file, "seed file", "rewrite file", str(project_dir / seed_file), table))
+            from veil.erasure.actions import seed_csv_problem
+
+            system = System(seed_file, "seed file", "rewrite file", str(project_dir / seed_file), table)
+            problem = seed_csv_problem(system)
+            systems.append(system if problem is None else System(seed_file, "unresolved", problem, system.target))
     for table in warehouse_order(graph, identified):
         hold = holds.get(table.table.key)
         systems.append(System(table.name, _table_kind(graph, table, consent_key), _method(graph, table),
@@ -174,7 +178,8 @@ def _published_problems(graph: IdentityGraph, path: Path) -> list[System]:
 
 def published_files(trail) -> list[Path]:
     """Files `veil publish` wrote that still exist."""
-    return sorted({Path(r.system) for r in trail.records(kind="publish") if r.system and Path(r.system).is_file()})
+    return sorted({trail.resolve(r.system) for r in trail.records(kind="publish")
+                   if r.system and trail.resolve(r.system).is_file()})
 
 
 def file_systems(trail, project) -> list[System]:

@@ -369,10 +369,12 @@ def _reads_subject_data(graph: IdentityGraph, table: TableIdentity) -> bool:
 
 
 def _identity_lookalikes(graph: IdentityGraph, table: TableIdentity) -> list[str]:
-    """Columns sharing a name with a subject column somewhere: a reason to look, never to delete."""
+    """Columns named like a subject column somewhere (`kundeid`, or containing it: `kundeid_verein`):
+    a reason to stop and ask, never to delete."""
     names = {c.lower() for t in graph.tables.values() if t.origin != "untracked"
              for c, d in t.identities if d.is_subject}
-    return sorted(table.columns[c] for c in table.columns if c in names)
+    return sorted(table.columns[c] for c in table.columns
+                  if c in names or any(len(n) >= 4 and n in c for n in names))
 
 
 def _judge(graph: IdentityGraph, table: TableIdentity, untraceable: str | None, ambiguous: list[str]) -> None:

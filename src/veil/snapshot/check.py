@@ -111,7 +111,8 @@ def version_records(trail: AuditTrail, snapshot_dir: Path) -> list[AuditRecord]:
     """
     folder = Path(snapshot_dir)
     records = [r for r in trail.records(kind="snapshot") if r.status in RECORDED and r.system]
-    exact = [r for r in records if r.system in {str(folder.absolute()), str(folder.resolve())}]
+    exact = [r for r in records if trail.resolve(r.system).absolute() in {folder.absolute(), folder.resolve()}
+             or trail.resolve(r.system).resolve() == folder.resolve()]
     return exact or [r for r in records if Path(r.system).name == folder.resolve().name]
 
 

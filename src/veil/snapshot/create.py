@@ -229,7 +229,7 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     temp = out_dir / f".{audience}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
     trail = audit_trail(env)
     started = started_detail([glob.escape(str(temp.absolute()))])
-    trail.append("snapshot", system=str(out_dir.absolute()), method="parquet", status="started",
+    trail.append("snapshot", system=trail.relative(out_dir), method="parquet", status="started",
                  detail={"audience": audience, **started})
     temp.mkdir()
     try:
@@ -238,7 +238,7 @@ def create_snapshot(plan: ProjectPlan, database: Path, audience: str, out_dir: P
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     try:
-        trail.append("snapshot", system=str(final.absolute()), method="parquet",
+        trail.append("snapshot", system=trail.relative(final), method="parquet",
                      rows=sum(t["rows"] for t in manifest["tables"]), status="created",
                      detail={"audience": audience, "run": started["run"], "content_hash": manifest["content_hash"],
                              "manifest_sha256": file_sha256(final / MANIFEST),

@@ -192,7 +192,7 @@ def erase_version(version_dir: Path, subjects: list[str], apply: bool, *, key: b
     new = updated_manifest(manifest, hashes, rows, moved | recorded, clock())
     manifest_temp = rewrite_path(folder / MANIFEST)
     manifest_temp.write_text(manifest_text(new), encoding="utf-8")
-    trail.append("snapshot", system=str(folder.absolute()), method="rewrite", rows=sum(counts.values()),
+    trail.append("snapshot", system=trail.relative(folder), method="rewrite", rows=sum(counts.values()),
                  status="erased", detail={
                      "audience": manifest.get("audience"), "content_hash": new["content_hash"],
                      "previous_manifest_sha256": file_sha256(folder / MANIFEST),
