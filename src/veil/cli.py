@@ -330,8 +330,12 @@ def erase_command(project_dir: Path, database: Path | None, dry_run: bool, reapp
         click.echo(f"  refused request {request_id}: {reason}")
     for outcome in result.outcomes:
         system = outcome.system
-        what = (f"{verb} {outcome.rows} rows of {outcome.requests} requests ({system.method})"
-                if system.stores_data and outcome.requests else outcome.note or "nothing pending")
+        if system.stores_data and outcome.requests and outcome.rows:
+            what = f"{verb} {outcome.rows} rows of {outcome.requests} requests ({system.method})"
+        elif system.stores_data and (outcome.requests or outcome.note == "dry run"):
+            what = "nothing of the pending subjects here" + (" (confirmed)" if not dry_run else "")
+        else:
+            what = outcome.note or "nothing pending"
         click.echo(f"  {system.kind:<15} {system.name}: {what}")
     if result.unresolved:
         click.echo(f"{len(result.unresolved)} unresolved systems: requests stay open until each is resolved")
