@@ -24,11 +24,11 @@ from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.findings import Finding, RuleInfo
 from veil.lint.lineage import AnalyzedQuery, analyze
-from veil.lint.rules import BY_CODE, PARSE_ERROR, RULES, RawFinding, Rule, Statement
-from veil.lint.text import file_purpose, jinja_position, position, suppressions
+from veil.lint.rules import BAD_SUPPRESSION, BY_CODE, PARSE_ERROR, RULES, RawFinding, Rule, Statement
+from veil.lint.text import UNSUPPRESSIBLE, file_purpose, jinja_position, position, suppressions
 from veil.policy.purposes import PURPOSE_NAME
 
-AS_WRITTEN = {"VL001"}   # rules that need the statement before qualify expands its stars
+AS_WRITTEN = {"VL001", "VL901"}   # rules that need the statement before qualify expands its stars
 UNCOMPILED = ("uncompiled dbt Jinja: compile the dbt project first (`dbt compile`), "
               "then lint the compiled models with `veil lint --dbt`")
 
@@ -91,10 +91,12 @@ class Linter:
             raw = self._raw_findings(item)
         except Exception as exc:  # noqa: BLE001 - a bad file is a finding, never a crash
             raw = [(PARSE_ERROR, 1, 1, f"could not analyse this SQL: {type(exc).__name__}: {exc}")]
-        ignored = suppressions(item.text)
+        ignored, problems = suppressions(item.text, BY_CODE)
+        raw += [(BAD_SUPPRESSION, line, column, message) for line, column, message in problems]
         findings = set()
         for rule, line, column, message in raw:
-            if rule.info.code in ignored.get(line, set()) or not self.config.is_enabled(rule.info.code):
+            if (rule.info.code in ignored.get(line, set()) and rule.info.code not in UNSUPPRESSIBLE) \
+                    or not self.config.is_enabled(rule.info.code):
                 continue
             mapped = item.line_map(line) if item.line_map else line
             findings.add(self._finding(rule, item.path, mapped, column if mapped == line else 1, message))
