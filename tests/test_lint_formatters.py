@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from helpers import FIXTURES
+from helpers import FIXTURES, REPO
 from veil import __version__
 from veil.errors import UsageError
 from veil.lint.findings import Finding, LintResult, RuleInfo, Severity
@@ -98,10 +98,11 @@ def test_json_round_trips_with_documented_keys():
     data = json.loads(text)
     assert list(data) == ["findings", "summary"]
     assert [list(f) for f in data["findings"]] == [
-        ["rule", "name", "severity", "path", "line", "column", "message"]] * 3
+        ["rule", "name", "severity", "path", "line", "column", "message", "target"]] * 3
     assert data["findings"][0] == {
         "rule": "VL002", "name": "pii-disallowed-use", "severity": "warning", "path": ORDERS,
-        "line": 2, "column": 2, "message": "orders.customer_email: not allowed, 100%\nsee the policy"}
+        "line": 2, "column": 2, "message": "orders.customer_email: not allowed, 100%\nsee the policy",
+        "target": {"table": None, "column": None, "purpose": None}}
     assert [(f["path"], f["line"]) for f in data["findings"]] == [(ORDERS, 2), (USERS, 2), (USERS, 4)]
     assert data["summary"] == {"files": 3, "findings": 3, "by_rule": {"VL001": 1, "VL002": 2},
                                "by_severity": {"error": 2, "warning": 1}}
@@ -241,3 +242,21 @@ def test_every_format_renders_an_empty_result(fmt):
 def test_unknown_format_is_a_usage_error():
     with pytest.raises(UsageError, match="human, json, sarif, github, junit"):
         format_result(LintResult(), "xml")
+
+
+def test_findings_carry_a_structured_target_in_json_and_sarif():
+    from veil.compile.plan import plan_project
+    from veil.lint.catalog import PolicyCatalog
+    from veil.lint.engine import Linter
+    from veil.lint.findings import LintResult
+    from veil.policy.load import load_policies
+
+    linter = Linter(PolicyCatalog.build(plan_project(load_policies(REPO))), purpose="analytics")
+    findings = linter.lint_text("select ssn, country from raw.users", "q.sql")
+    result = LintResult(findings=findings, files=["q.sql"], rules=linter.rule_infos)
+    targets = {(f["rule"], json.dumps(f["target"], sort_keys=True)) for f in json.loads(format_result(result, "json"))["findings"]}
+    assert ("VL002", json.dumps({"column": "ssn", "purpose": "analytics", "table": "users"}, sort_keys=True)) in targets
+    assert ("VL003", json.dumps({"column": None, "purpose": "analytics", "table": "users"}, sort_keys=True)) in targets
+    sarif = json.loads(format_result(result, "sarif"))
+    assert {"table": "users", "column": "ssn", "purpose": "analytics"} in [
+        r["properties"]["target"] for r in sarif["runs"][0]["results"]]

@@ -22,7 +22,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
-from veil.lint.findings import Finding, RuleInfo
+from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
 from veil.lint.rules import BAD_SUPPRESSION, BY_CODE, PARSE_ERROR, RULES, RawFinding, Rule, Statement
 from veil.lint.text import UNSUPPRESSIBLE, file_purpose, jinja_position, position, suppressions
@@ -67,10 +67,10 @@ class Linter:
     def rule_infos(self) -> list[RuleInfo]:
         return [r.info for r in self.rules]
 
-    def _finding(self, rule: Rule, path: str, line: int, column: int, message: str) -> Finding:
+    def _finding(self, rule: Rule, path: str, line: int, column: int, message: str, target: Target) -> Finding:
         info = rule.info
         return Finding(path, line, column, info.code, info.name,
-                       self.config.severity_of(info.code, info.default_severity), message)
+                       self.config.severity_of(info.code, info.default_severity), message, target)
 
     def _purpose(self, item: FileInput) -> tuple[str | None, int | None]:
         if self.purpose:
@@ -86,53 +86,57 @@ class Linter:
 
     def lint(self, item: FileInput) -> list[Finding]:
         """Findings of one file, sorted, suppressions applied, lines mapped."""
-        raw: list[tuple[Rule, int, int, str]] = []
+        raw: list[tuple[Rule, int, int, str, Target]] = []
         try:
             raw = self._raw_findings(item)
         except Exception as exc:  # noqa: BLE001 - a bad file is a finding, never a crash
-            raw = [(PARSE_ERROR, 1, 1, f"could not analyse this SQL: {type(exc).__name__}: {exc}")]
+            raw = [(PARSE_ERROR, 1, 1, f"could not analyse this SQL: {type(exc).__name__}: {exc}", Target())]
         ignored, problems = suppressions(item.text, BY_CODE)
-        raw += [(BAD_SUPPRESSION, line, column, message) for line, column, message in problems]
+        raw += [(BAD_SUPPRESSION, line, column, message, Target()) for line, column, message in problems]
+        purpose = self._purpose(item)[0]
         findings = set()
-        for rule, line, column, message in raw:
+        for rule, line, column, message, target in raw:
             if (rule.info.code in ignored.get(line, set()) and rule.info.code not in UNSUPPRESSIBLE) \
                     or not self.config.is_enabled(rule.info.code):
                 continue
             mapped = item.line_map(line) if item.line_map else line
-            findings.add(self._finding(rule, item.path, mapped, column if mapped == line else 1, message))
+            target = Target(target.table, target.column, purpose)
+            findings.add(self._finding(rule, item.path, mapped, column if mapped == line else 1, message, target))
         return sorted(findings)
 
-    def _raw_findings(self, item: FileInput) -> list[tuple[Rule, int, int, str]]:
+    def _raw_findings(self, item: FileInput) -> list[tuple[Rule, int, int, str, Target]]:
         text = item.text
         jinja = jinja_position(text)
         if jinja:
-            return [(PARSE_ERROR, *jinja, UNCOMPILED)]
+            return [(PARSE_ERROR, *jinja, UNCOMPILED, Target())]
         try:
             statements = [s for s in sqlglot.parse(text, read=self.config.dialect) if s is not None]
         except (ParseError, TokenError, SqlglotError, ValueError, RecursionError) as exc:
-            return [(PARSE_ERROR, *_parse_error(exc, text))]
+            return [(PARSE_ERROR, *_parse_error(exc, text), Target())]
         purpose, purpose_line = self._purpose(item)
-        results: list[tuple[Rule, int, int, str]] = []
+        results: list[tuple[Rule, int, int, str, Target]] = []
         if purpose and not self.knows_purpose(purpose):
             line = purpose_line or 1
             return [(BY_CODE["VL002"], line, 1,
-                     f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml")]
+                     f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml", Target())]
         for original in statements:
             # rules that read the tree as written (VL001) run before analyze() rewrites it
             written = Statement(original, AnalyzedQuery(), self.catalog, purpose)
             for rule in self.rules:
                 if rule.info.code in AS_WRITTEN:
-                    results += [(rule, *self._place(text, f), f.message) for f in rule.check(written)]
+                    results += [(rule, *self._place(text, f), f.message, Target(f.table, f.column))
+                                for f in rule.check(written)]
             statement = Statement(original, analyze(original, self.catalog, self.config.dialect),
                                   self.catalog, purpose)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})
                 results.append((BY_CODE["VL002"], 1, 1, (
                     f"reads policy tables ({', '.join(tables)}) but has no purpose: add "
-                    "`-- veil: purpose=<purpose>` to the file, pass --purpose, or set meta.veil.purpose")))
+                    "`-- veil: purpose=<purpose>` to the file, pass --purpose, or set meta.veil.purpose"), Target()))
             for rule in self.rules:
                 if rule.info.code not in AS_WRITTEN:
-                    results += [(rule, *self._place(text, f), f.message) for f in rule.check(statement)]
+                    results += [(rule, *self._place(text, f), f.message, Target(f.table, f.column))
+                                for f in rule.check(statement)]
         return results
 
     def knows_purpose(self, purpose: str) -> bool:

@@ -16,6 +16,18 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a finding is about, for CI tools that should not parse messages (None where a rule has none)."""
+
+    table: str | None = None
+    column: str | None = None
+    purpose: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"table": self.table, "column": self.column, "purpose": self.purpose}
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     """One problem at one place. Lines and columns are 1-based."""
@@ -27,6 +39,7 @@ class Finding:
     name: str          # dotted/kebab name, e.g. pii-disallowed-use
     severity: Severity
     message: str
+    target: Target = field(default_factory=Target, compare=False)
 
     @property
     def location(self) -> str:

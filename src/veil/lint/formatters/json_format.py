@@ -29,7 +29,7 @@ def as_dict(result: LintResult) -> dict[str, Any]:
     """The JSON document as plain Python data."""
     findings = [
         {"rule": f.rule, "name": f.name, "severity": Severity(f.severity).value, "path": f.path,
-         "line": f.line, "column": f.column, "message": f.message}
+         "line": f.line, "column": f.column, "message": f.message, "target": f.target.as_dict()}
         for f in sorted_findings(result)
     ]
     by_severity = {s.value: 0 for s in Severity}

@@ -84,6 +84,7 @@ def _result(finding: Finding, rule_index: int, artifact_index: dict[str, int]) -
         "level": _level(finding.severity),
         "message": {"text": finding.message},
         "locations": [{"physicalLocation": {"artifactLocation": artifact_location, "region": region}}],
+        "properties": {"target": finding.target.as_dict()},
     }
 
 

@@ -58,4 +58,5 @@ def check(statement: Statement) -> Iterator[RawFinding]:
         if problem is None or key in reported:
             continue
         reported.add(key)
-        yield RawFinding(use.offset, f"{describe(use)} {problem} (in {use.clause}; policy {use.entry.loaded.path})")
+        yield RawFinding(use.offset, f"{describe(use)} {problem} (in {use.clause}; policy {use.entry.loaded.path})",
+                         use.entry.table, use.column)

@@ -38,4 +38,4 @@ def check(statement: Statement) -> Iterator[RawFinding]:
             model = served[entry.table]
             yield RawFinding(reference.offset, (
                 f"reads {reference.name}, the raw relation of policy table {entry.table}; "
-                f"for {statement.purpose} read {model.model.name} (audience {model.audience})"))
+                f"for {statement.purpose} read {model.model.name} (audience {model.audience})"), entry.table)

@@ -35,4 +35,4 @@ def check(statement: Statement) -> Iterator[RawFinding]:
             continue
         reported.add(key)
         state = "is not in" if column is None else "has no pii_classification in"
-        yield RawFinding(use.offset, f"{describe(use)} {state} {use.entry.loaded.path}")
+        yield RawFinding(use.offset, f"{describe(use)} {state} {use.entry.loaded.path}", use.entry.table, use.column)

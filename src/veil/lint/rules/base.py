@@ -24,6 +24,8 @@ class RawFinding:
 
     offset: int | None
     message: str
+    table: str | None = None       # the policy table it is about
+    column: str | None = None      # and the column
 
 
 @dataclass
