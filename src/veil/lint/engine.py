@@ -28,7 +28,7 @@ from veil.lint.rules import BAD_SUPPRESSION, BY_CODE, PARSE_ERROR, RULES, RawFin
 from veil.lint.text import UNSUPPRESSIBLE, file_purpose, jinja_position, position, suppressions
 from veil.policy.purposes import PURPOSE_NAME
 
-AS_WRITTEN = {"VL001", "VL901"}   # rules that need the statement before qualify expands its stars
+AS_WRITTEN = {"VL001", "VL901", "VL903"}   # rules that need the statement before qualify expands its stars
 UNCOMPILED = ("uncompiled dbt Jinja: compile the dbt project first (`dbt compile`), "
               "then lint the compiled models with `veil lint --dbt`")
 

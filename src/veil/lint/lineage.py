@@ -114,14 +114,21 @@ def node_offset(node: exp.Expression | None) -> int | None:
 
 
 def _mask_of(node: exp.Expression, stop: exp.Expression) -> str | None:
-    """The strategy of the nearest `veil_mask_*` call around `node`, below `stop`."""
-    current = node.parent
-    while current is not None and current is not stop:
-        if isinstance(current, exp.Anonymous):
-            name = str(current.this).lower()
-            if name.startswith(MASK_PREFIX):
-                return name[len(MASK_PREFIX):]
-        current = current.parent
+    """The strategy of the `veil_mask_*` call that wraps `node` itself (casts allowed), below `stop`.
+
+    A mask clears a use only when it masks the bare column: in
+    `veil_mask_domain_only(CASE WHEN email = ... END)` or
+    `veil_mask_year_only(make_date(1000 + dayofyear(birth_date), 1, 1))` the
+    column's value leaks through the expression around it.
+    """
+    child, current = node, node.parent
+    while isinstance(current, (exp.Cast, exp.TryCast, exp.Paren)) and current is not stop:
+        child, current = current, current.parent
+    if isinstance(current, exp.Anonymous) and current is not stop:
+        name = str(current.this).lower()
+        arguments = current.expressions
+        if name.startswith(MASK_PREFIX) and arguments and arguments[0] is child:
+            return name[len(MASK_PREFIX):]
     return None
 
 
