@@ -30,6 +30,7 @@ from veil.identity.keys import (
     in_query,
     keys_of,
     pending_rows,
+    values_by_subject,
 )
 from veil.identity.subjects import SubjectKind, is_integer_type, loaded_cell
 from veil.policy.models import Classification
@@ -80,14 +81,10 @@ def _kept_columns(context: Context, table: TableIdentity) -> set[str]:
     """
     if table.policy is not None:
         return {c.name.lower() for c in table.policy.policy.columns if c.pii_classification is Classification.NON_PII}
-    graph = context.graph
     keep: set[str] = set()
-    for where in graph.policy_tables.values():
-        holder = graph.tables.get(where.key)
-        if holder is None or holder.kind != "view" or table.table.key not in graph._ancestors(holder):
-            continue
-        non_pii = {c.name for c in holder.policy.policy.columns if c.pii_classification is Classification.NON_PII}
-        keep |= graph.passed_through(holder, non_pii).get(table.table.key, set())
+    for view in context.graph.views_above(table):
+        non_pii = {c.name for c in view.policy.policy.columns if c.pii_classification is Classification.NON_PII}
+        keep |= context.graph.passed_through(view, non_pii).get(table.table.key, set())
     return keep
 
 
@@ -128,20 +125,9 @@ def _raw_values(context: Context, subjects: list[str]) -> dict[str, list[tuple[s
         table = context.graph.tables.get(where.key) if where else None
         if table is None or not table.identities or column.lower() not in table.columns:
             continue
-        for subject_column, domain in table.identities[:1]:
-            from veil.identity.keys import mapping
-            query, key_type = mapping(context.graph, domain)
-            reference = exp.column(subject_column, table="veil_t", quoted=True)
-            key = exp.column("veil_key", table="veil_m")
-            on = exp.EQ(this=exp.cast(reference, exp.DataType.Type.VARCHAR), expression=exp.cast(
-                key, exp.DataType.Type.VARCHAR))
-            select = exp.select(exp.column("veil_subject", table="veil_m"), exp.cast(exp.column(
-                table.columns[column.lower()], table="veil_t", quoted=True), exp.DataType.Type.VARCHAR)).distinct(
-            ).from_(table.table.expression.as_("veil_t")).join(
-                exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("veil_m"))), on=on).where(
-                exp.column(table.columns[column.lower()], table="veil_t", quoted=True).is_(exp.Null()).not_())
-            for who, value in context.warehouse.execute(select):
-                found.setdefault(who, []).append((value, options.get("keep_last", 0), options.get("luhn", "invalid")))
+        query = values_by_subject(context.graph, table, table.columns[column.lower()])
+        for who, value in context.warehouse.execute(query):
+            found.setdefault(who, []).append((value, options.get("keep_last", 0), options.get("luhn", "invalid")))
     return found
 
 

@@ -39,7 +39,7 @@ from veil.erasure.requests import (
     request_states,
     started_steps,
 )
-from veil.erasure.systems import System, discover_systems, file_systems, tokenize_rules
+from veil.erasure.systems import System, discover_systems, file_systems
 from veil.errors import UsageError
 from veil.identity import build_identity_graph, canonical_subject
 from veil.policy.yaml_lines import line_of
@@ -65,12 +65,12 @@ class ErasureResult:
     completed: list[str] = field(default_factory=list)
     outcomes: list[SystemOutcome] = field(default_factory=list)
     dry_run: bool = False
+    reapply: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)   # systems (count, erase, journal), rewrite
 
     @property
     def unresolved(self) -> list[System]:
         return [s for s in self.systems if s.blocks]
-    reapply: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)   # systems (count, erase, journal), rewrite
 
 
 def _crash_point(name: str, env: Mapping[str, str]) -> None:
@@ -171,7 +171,7 @@ def run_erasure(project: Project, *, dry_run: bool = False, reapply: bool = Fals
         return _run_erasure(project, dry_run=False, reapply=reapply, progress=progress)
 
 
-def _subjects(requests: list[Request], graph, holds: Mapping[str, str], spec, policies
+def _subjects(requests: list[Request], graph, holds: Mapping[str, str], policies
               ) -> tuple[list[Request], dict[str, str], dict[str, str]]:
     """Requests with canonical subjects; (valid, held: id -> reason, invalid: id -> reason)."""
     canonical_holds = {}
@@ -210,11 +210,10 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
         requests = load_requests(policies, warehouse.con, warehouse.relations)
         done = completed_ids(trail)
         targets = [r for r in requests if (r.request_id in done) == reapply]
-        valid, result.held, result.invalid = _subjects(targets, graph, spec.legal_holds.subjects, spec, policies)
+        valid, result.held, result.invalid = _subjects(targets, graph, spec.legal_holds.subjects, policies)
         result.pending = valid
         consent = policies.project.consent
-        systems = discover_systems(plan, graph, vault_file=project.vault_path if tokenize_rules(plan) or
-                                   project.vault_path.is_file() else None,
+        systems = discover_systems(plan, graph, vault_file=project.vault_path,
                                    files=file_systems(trail, project), project_dir=project.root,
                                    consent_key=warehouse.locate(consent.relation).key if consent else None)
         result.systems = systems

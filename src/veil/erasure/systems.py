@@ -79,12 +79,7 @@ def _method(graph: IdentityGraph, table: TableIdentity) -> str:
     """A policy's `erasure:` method; a base table under a view policy inherits it."""
     if table.policy is not None:
         return table.policy.policy.erasure
-    for name, where in graph.policy_tables.items():
-        holder = graph.tables.get(where.key)
-        if (holder is not None and holder.kind == "view" and holder.policy.policy.erasure == "anonymize"
-                and table.table.key in graph._ancestors(holder)):
-            return "anonymize"
-    return "delete"
+    return "anonymize" if any(v.policy.policy.erasure == "anonymize" for v in graph.views_above(table)) else "delete"
 
 
 def held_tables(plan: ProjectPlan, graph: IdentityGraph) -> dict[str, str]:

@@ -43,8 +43,6 @@ from veil.policy.loaded import LoadedTable, Policies
 from veil.policy.relation import parse_relation
 from veil.warehouse.base import PhysicalTable
 
-STORED_STATUSES = {"identified", "unresolved"}
-
 
 @dataclass(frozen=True, order=True)
 class Domain:
@@ -105,8 +103,13 @@ class IdentityGraph:
         """The table itself when stored; for a view, the stored tables it reads that identify subjects."""
         if table.stored:
             return [table]
-        return [self.tables[k] for k in sorted(self._ancestors(table) - {table.table.key})
+        return [self.tables[k] for k in sorted(self.ancestors(table) - {table.table.key})
                 if k in self.tables and self.tables[k].stored and self.tables[k].identities]
+
+    def views_above(self, table: TableIdentity) -> list[TableIdentity]:
+        """The policy views whose rows this stored table holds (a policy over a view reaches its base)."""
+        views = [self.tables.get(where.key) for where in self.policy_tables.values()]
+        return [v for v in views if v is not None and v.kind == "view" and table.table.key in self.ancestors(v)]
 
     def passed_through(self, table: TableIdentity, columns: set[str]) -> dict[str, set[str]]:
         """Table key -> its columns that `columns` of `table` copy unchanged (following views upstream)."""
@@ -132,19 +135,21 @@ class IdentityGraph:
         found: set[str] = set()
         while not domain.is_subject:
             holder = self.domain_table(domain)
-            found |= self._ancestors(holder)
+            found |= self.ancestors(holder)
             via = holder.policy.policy.via if holder.policy is not None else None
             if via is None:
                 break
-            domain = Domain(self._policy_name(via.relation), via.key.lower())
+            domain = Domain(self.policy_name(via.relation), via.key.lower())
         return found
 
-    def _policy_name(self, relation: str) -> str:
+    def policy_name(self, relation: str) -> str:
+        """The policy table whose relation this is (validated to exist)."""
         return next(name for name, table in self.policy_tables.items()
                     if self.tables[table.key].policy is not None
                     and str(self.tables[table.key].policy.relation) == str(parse_relation(relation)))
 
-    def _ancestors(self, start: TableIdentity) -> set[str]:
+    def ancestors(self, start: TableIdentity) -> set[str]:
+        """Keys of `start` and every relation it is built from (manifest dependencies, transitively)."""
         found, todo = set(), [start.table.key]
         while todo:
             key = todo.pop()
@@ -350,20 +355,15 @@ def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, wa
         _judge(graph, table, untraceable.get(key), [c for (k, c) in ambiguous if k == key])
     for loaded in policies.table_list():
         holder = tables[where[loaded.name].key]
-        if loaded.policy.subject is not None and holder.kind == "view" and not _reaches_stored(graph, holder):
+        if loaded.policy.subject is not None and holder.kind == "view" and not graph.stored_bases(holder):
             graph.problems.append((f"policy {loaded.name} ({loaded.path})",
                                    f"it is over the view {holder.name}, whose subject column veil cannot trace to "
                                    "a stored table; declare the policy on the base table"))
     return graph
 
 
-def _reaches_stored(graph: IdentityGraph, view: TableIdentity) -> bool:
-    ancestors = graph._ancestors(view) - {view.table.key}
-    return any(graph.tables[k].stored and graph.tables[k].identities for k in ancestors if k in graph.tables)
-
-
 def _reads_subject_data(graph: IdentityGraph, table: TableIdentity) -> bool:
-    ancestors = graph._ancestors(table) - {table.table.key}
+    ancestors = graph.ancestors(table) - {table.table.key}
     return any(graph.tables[k].identities or graph.tables[k].policy is not None and
                graph.tables[k].policy.policy.subject is not None for k in ancestors if k in graph.tables)
 

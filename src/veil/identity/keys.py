@@ -48,10 +48,20 @@ def subject_match(column: exp.Expression, column_type: str, kind: SubjectKind) -
     return in_query(_text(column), _pending(exp.column("subject")))
 
 
+def _comparable(left_type: str, right_type: str) -> bool:
+    """Values of these types compare as they are (else both sides are compared as text)."""
+    return left_type.upper() == right_type.upper() or (is_integer_type(left_type) and is_integer_type(right_type))
+
+
 def _equal(left: exp.Expression, left_type: str, right: exp.Expression, right_type: str) -> exp.Expression:
-    if left_type.upper() == right_type.upper() or (is_integer_type(left_type) and is_integer_type(right_type)):
+    if _comparable(left_type, right_type):
         return exp.EQ(this=left.copy(), expression=right.copy())
     return exp.EQ(this=_text(left), expression=_text(right))
+
+
+def _derived(query: exp.Select, alias: str) -> exp.Subquery:
+    """`(query) AS alias` as a FROM or JOIN item."""
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
 def _col(alias: str, name: str) -> exp.Column:
@@ -76,15 +86,14 @@ def mapping(graph: IdentityGraph, domain: Domain, depth: int = 0) -> tuple[exp.S
             subject_match(_col(alias, subject), holder.types.get(subject.lower(), "VARCHAR"), graph.kind))
     else:
         via = policy.via
-        parent = Domain(graph._policy_name(via.relation), via.key.lower())
+        parent = Domain(graph.policy_name(via.relation), via.key.lower())
         inner, inner_type = mapping(graph, parent, depth + 1)
         inner_alias = f"veil_m{depth}"
         via_column = holder.columns.get(via.via.lower(), via.via)
         on = _equal(_col(alias, via_column), holder.types.get(via.via.lower(), "VARCHAR"),
                     _col(inner_alias, KEY_COLUMN), inner_type)
         query = exp.select(exp.alias_(_col(inner_alias, SUBJECT_COLUMN), SUBJECT_COLUMN),
-                           exp.alias_(_col(alias, key), KEY_COLUMN)).from_(table).join(
-            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(inner_alias))), on=on)
+                           exp.alias_(_col(alias, key), KEY_COLUMN)).from_(table).join(_derived(inner, inner_alias), on=on)
     return query.distinct(), key_type
 
 
@@ -96,13 +105,9 @@ def identity_match(graph: IdentityGraph, table: TableIdentity, column: str, doma
     if domain.is_subject:
         return subject_match(reference, column_type, graph.kind)
     query, key_type = mapping(graph, domain)
-    keys = exp.select(exp.column(KEY_COLUMN)).from_(exp.Subquery(this=query, alias=exp.TableAlias(
-        this=exp.to_identifier("veil_keys"))))
-    if column_type.upper() == key_type.upper() or (is_integer_type(column_type) and is_integer_type(key_type)):
-        return in_query(reference, keys)
-    keys = exp.select(_text(exp.column(KEY_COLUMN))).from_(exp.Subquery(this=query, alias=exp.TableAlias(
-        this=exp.to_identifier("veil_keys"))))
-    return in_query(_text(reference), keys)
+    if _comparable(column_type, key_type):
+        return in_query(reference, exp.select(exp.column(KEY_COLUMN)).from_(_derived(query, "veil_keys")))
+    return in_query(_text(reference), exp.select(_text(exp.column(KEY_COLUMN))).from_(_derived(query, "veil_keys")))
 
 
 def pending_rows(graph: IdentityGraph, table: TableIdentity, alias: str | None = None) -> exp.Expression:
@@ -114,6 +119,16 @@ def pending_rows(graph: IdentityGraph, table: TableIdentity, alias: str | None =
     return condition
 
 
+def _joined(graph: IdentityGraph, table: TableIdentity, column: str, domain: Domain) -> exp.Select:
+    """`FROM table AS veil_t JOIN (mapping) AS veil_m`: each row with its pending subject, through `column`."""
+    query, key_type = mapping(graph, domain)
+    reference = exp.column(column, table="veil_t", quoted=True)
+    key = exp.column(KEY_COLUMN, table="veil_m")
+    on = (exp.EQ(this=_text(reference), expression=key) if domain.is_subject
+          else _equal(reference, table.types.get(column.lower(), "VARCHAR"), key, key_type))
+    return exp.select().from_(table.table.expression.as_("veil_t")).join(_derived(query, "veil_m"), on=on)
+
+
 def count_by_subject(graph: IdentityGraph, table: TableIdentity) -> exp.Expression:
     """SELECT veil_subject, count(*): the table's rows per pending subject.
 
@@ -121,27 +136,27 @@ def count_by_subject(graph: IdentityGraph, table: TableIdentity) -> exp.Expressi
     the same table, `orders.order_id` in orders, finds the same rows again),
     else through each key column, summed.
     """
-    branches = []
     direct = [(c, d) for c, d in table.identities if d.is_subject]
-    for column, domain in direct or table.identities:
-        query, key_type = mapping(graph, domain)
-        reference = exp.column(column, table="veil_t", quoted=True)
-        on = _equal(reference, table.types.get(column.lower(), "VARCHAR"), exp.column(KEY_COLUMN, table="veil_m"),
-                    key_type)
-        if domain.is_subject:
-            on = exp.EQ(this=_text(reference), expression=exp.column(KEY_COLUMN, table="veil_m"))
-        branches.append(exp.select(exp.column(SUBJECT_COLUMN, table="veil_m"), exp.Count(this=exp.Star())).from_(
-            table.table.expression.as_("veil_t")).join(
-            exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("veil_m"))), on=on).group_by(
-            exp.column(SUBJECT_COLUMN, table="veil_m")))
+    subject = exp.column(SUBJECT_COLUMN, table="veil_m")
+    branches = [_joined(graph, table, column, domain).select(subject, exp.Count(this=exp.Star())).group_by(subject)
+                for column, domain in direct or table.identities]
     union = branches[0]
     for branch in branches[1:]:
         union = exp.union(union, branch, distinct=False)
     return union
 
 
+def values_by_subject(graph: IdentityGraph, table: TableIdentity, column: str) -> exp.Select:
+    """SELECT DISTINCT veil_subject, CAST(column AS VARCHAR): a column's stored values per pending subject,
+    through the table's first identity column."""
+    identity, domain = table.identities[0]
+    value = exp.column(column, table="veil_t", quoted=True)
+    return _joined(graph, table, identity, domain).select(
+        exp.column(SUBJECT_COLUMN, table="veil_m"), _text(value)).where(value.is_(exp.Null()).not_()).distinct()
+
+
 def keys_of(graph: IdentityGraph, domain: Domain) -> exp.Select:
     """SELECT veil_subject, CAST(veil_key AS VARCHAR): a domain's keys as text (for files outside the warehouse)."""
     query, _ = mapping(graph, domain)
     return exp.select(exp.column(SUBJECT_COLUMN), exp.alias_(_text(exp.column(KEY_COLUMN)), KEY_COLUMN)).from_(
-        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("veil_keys"))))
+        _derived(query, "veil_keys"))
