@@ -24,7 +24,7 @@ them and forgets nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 from sqlglot import exp
@@ -240,10 +240,7 @@ def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relation
             back = {base: column for column, base in renamed.items()}
             for column, values in gone.items():
                 vanished.setdefault(table.name, {}).setdefault(back.get(column.lower(), column), set()).update(values)
-            result = RetentionResult(table.name, result.relation, result.retention_days, result.deleted_rows,
-                                     {back.get(k.lower(), k): v for k, v in result.nulled.items()},
-                                     result.undated_rows, result.forgotten_tokens)
-            results.append(result)
+            results.append(replace(result, nulled={back.get(k.lower(), k): v for k, v in result.nulled.items()}))
     if vault is not None and columns:
         forgotten = forget_vanished(con, vault, policies, columns, vanished, as_of, dry_run)
         tokenizing = {c.table.name for c in columns}

@@ -87,13 +87,13 @@ class Linter:
     def lint(self, item: FileInput) -> list[Finding]:
         """Findings of one file, sorted, suppressions applied, lines mapped."""
         raw: list[tuple[Rule, int, int, str, Target]] = []
+        purpose, purpose_line = self._purpose(item)
         try:
-            raw = self._raw_findings(item)
+            raw = self._raw_findings(item, purpose, purpose_line)
         except Exception as exc:  # noqa: BLE001 - a bad file is a finding, never a crash
             raw = [(PARSE_ERROR, 1, 1, f"could not analyse this SQL: {type(exc).__name__}: {exc}", Target())]
         ignored, problems = suppressions(item.text, BY_CODE)
         raw += [(BAD_SUPPRESSION, line, column, message, Target()) for line, column, message in problems]
-        purpose = self._purpose(item)[0]
         findings = set()
         for rule, line, column, message, target in raw:
             if (rule.info.code in ignored.get(line, set()) and rule.info.code not in UNSUPPRESSIBLE) \
@@ -104,7 +104,8 @@ class Linter:
             findings.add(self._finding(rule, item.path, mapped, column if mapped == line else 1, message, target))
         return sorted(findings)
 
-    def _raw_findings(self, item: FileInput) -> list[tuple[Rule, int, int, str, Target]]:
+    def _raw_findings(self, item: FileInput, purpose: str | None, purpose_line: int | None
+                      ) -> list[tuple[Rule, int, int, str, Target]]:
         text = item.text
         jinja = jinja_position(text)
         if jinja:
@@ -113,7 +114,6 @@ class Linter:
             statements = [s for s in sqlglot.parse(text, read=self.config.dialect) if s is not None]
         except (ParseError, TokenError, SqlglotError, ValueError, RecursionError) as exc:
             return [(PARSE_ERROR, *_parse_error(exc, text), Target())]
-        purpose, purpose_line = self._purpose(item)
         results: list[tuple[Rule, int, int, str, Target]] = []
         if purpose and not self.knows_purpose(purpose):
             line = purpose_line or 1
