@@ -124,3 +124,9 @@ def test_disable_wins_over_enable():
     config = LintConfig(enable=["VL001"], disable=["VL001"])
     assert not config.is_enabled("VL001")
     assert not config.is_enabled("VL002")
+
+
+def test_every_rule_is_configurable():
+    from veil.lint.rules import RULES
+
+    assert set(KNOWN_RULES) == {rule.info.code for rule in RULES}

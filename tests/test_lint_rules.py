@@ -4,7 +4,7 @@ A case is `pass_sql` (no finding of the rule) or `fail_sql` with `findings`:
 each expected finding may give `line`, `column` and a `contains` substring
 of the message, and the rule must report exactly that many findings.
 Cases run against the reference policies with purpose analytics unless they
-say `purpose:` (null: none).
+say `purpose:` (null: none), with `[tool.veil.lint]` settings from `config:`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from helpers import REPO
+
 from veil.compile.plan import plan_project
 from veil.lint.catalog import PolicyCatalog
+from veil.lint.config import LintConfig
 from veil.lint.engine import Linter
 from veil.lint.rules import RULES
 
@@ -35,7 +36,7 @@ def _cases():
 def test_rule_case(rule, case):
     purpose = case.get("purpose", "analytics")
     sql = case.get("fail_sql", case.get("pass_sql"))
-    linter = Linter(LINTER_CATALOG, purpose=purpose)
+    linter = Linter(LINTER_CATALOG, LintConfig(**case.get("config", {})), purpose=purpose)
     found = [f for f in linter.lint_text(sql, "case.sql") if f.rule == rule]
     expected = case.get("findings", []) if "fail_sql" in case else []
     assert len(found) == len(expected), "\n".join(f"{f.location} {f.message}" for f in found)

@@ -4,6 +4,7 @@
     disable = ["VL004"]
     severity = { VL001 = "warning" }
     exclude = ["models/legacy/*"]
+    strict_select_star = false   # true: VL001 also flags `select * from final` over a named-column CTE
 
 >>> config = LintConfig(disable=["VL004"], severity={"VL001": "warning"})
 >>> config.is_enabled("VL004"), config.severity_of("VL001", Severity.ERROR).value
@@ -19,7 +20,14 @@ import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from veil.errors import Problem, ProblemsError
 from veil.lint.findings import Severity
@@ -27,7 +35,7 @@ from veil.policy.yaml_lines import format_loc
 
 PYPROJECT = "pyproject.toml"
 TABLE = "tool.veil.lint"
-KNOWN_RULES = ("VL001", "VL002", "VL003", "VL004", "VL900")
+KNOWN_RULES = ("VL001", "VL002", "VL003", "VL004", "VL900", "VL901", "VL902", "VL903")   # test: every rule
 
 
 class LintConfigError(ProblemsError):
@@ -54,6 +62,7 @@ class LintConfig(BaseModel):
     purpose: str | None = Field(None, description="the purpose of queries that declare none")
     jobs: StrictInt = Field(1, ge=1, description="files linted in parallel")
     exclude: list[str] = Field(default_factory=list, description="glob patterns of paths to skip")
+    strict_select_star: bool = Field(False, description="VL001 also flags `select *` over a CTE with named columns")
 
     @field_validator("enable", "disable")
     @classmethod

@@ -24,8 +24,22 @@ from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
-from veil.lint.rules import BAD_SUPPRESSION, BY_CODE, PARSE_ERROR, RULES, RawFinding, Rule, Statement
-from veil.lint.text import UNSUPPRESSIBLE, file_purpose, jinja_position, position, suppressions
+from veil.lint.rules import (
+    BAD_SUPPRESSION,
+    BY_CODE,
+    PARSE_ERROR,
+    RULES,
+    RawFinding,
+    Rule,
+    Statement,
+)
+from veil.lint.text import (
+    UNSUPPRESSIBLE,
+    file_purpose,
+    jinja_position,
+    position,
+    suppressions,
+)
 from veil.policy.purposes import PURPOSE_NAME
 
 AS_WRITTEN = {"VL001", "VL901", "VL903"}   # rules that need the statement before qualify expands its stars
@@ -121,13 +135,13 @@ class Linter:
                      f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml", Target())]
         for original in statements:
             # rules that read the tree as written (VL001) run before analyze() rewrites it
-            written = Statement(original, AnalyzedQuery(), self.catalog, purpose)
+            written = Statement(original, AnalyzedQuery(), self.catalog, purpose, self.config)
             for rule in self.rules:
                 if rule.info.code in AS_WRITTEN:
                     results += [(rule, *self._place(text, f), f.message, Target(f.table, f.column))
                                 for f in rule.check(written)]
             statement = Statement(original, analyze(original, self.catalog, self.config.dialect),
-                                  self.catalog, purpose)
+                                  self.catalog, purpose, self.config)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})
                 results.append((BY_CODE["VL002"], 1, 1, (

@@ -38,6 +38,7 @@ from sqlglot.optimizer.qualify_columns import qualify_columns
 from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 
 from veil.lint.catalog import BaseColumn, DerivedRelation, PolicyCatalog, RelationEntry
+from veil.lint.expand import ORIGINAL_OFFSET, expand_statement, has_star_like
 
 MASK_PREFIX = "veil_mask_"
 CLAUSES = {"where": "where", "joins": "join", "group": "group by", "having": "having",
@@ -71,9 +72,6 @@ class AnalyzedQuery:
     uses: list[ColumnUse] = field(default_factory=list)
     tables: list[TableReference] = field(default_factory=list)
     qualified: bool = True    # False when sqlglot could not qualify it (best effort)
-
-
-ORIGINAL_OFFSET = "veil_offset"
 
 
 def _parts_offset(node: exp.Expression) -> int | None:
@@ -179,17 +177,54 @@ class _Tracer:
         self.seen: set[tuple[int, str, str | None, int | None, str]] = set()
 
     def reference(self, scope: Scope, column: exp.Column, mask: str | None, origin: int | None, clause: str) -> None:
-        """A column node of `scope`, reaching the result via `clause` at `origin`."""
-        source = scope.sources.get(column.table) if column.table else None
+        """A column node of `scope`, reaching the result via `clause` at `origin`.
+
+        `t.*` inside an expression (`struct_pack(t.*)`) and a bare table alias
+        (`to_json(t)`, `count(distinct t)`: DuckDB reads the whole row) use
+        every column of `t`; a correlated name (`u.email` inside a LATERAL or
+        EXISTS subquery) is looked up in the enclosing scopes.
+        """
+        if isinstance(column, exp.TableColumn) or isinstance(column.this, exp.Star):
+            name = column.name if isinstance(column, exp.TableColumn) else column.table
+            source = _visible_source(scope, name) if name else None
+            if source is not None:
+                self.use_whole_row(source, mask, origin, clause)
+            return
+        source = _visible_source(scope, column.table) if column.table else None
         if source is None and not column.table:
             if _refers_to_alias(scope, column):
                 self.demand(scope, column.name, mask, origin, clause)
                 return
             source = self.unique_source(scope, column.name)
+            if source is None or not self.has_column(source, column.name):
+                row = self.whole_row_source(scope, column.name)
+                if row is not None:
+                    self.use_whole_row(row, mask, origin, clause)
+                    return
         if isinstance(source, exp.Table):
             self.use_table(source, column.name, mask, origin, clause)
         elif isinstance(source, Scope):
             self.demand(source, column.name, mask, origin, clause)
+
+    def whole_row_source(self, scope: Scope, name: str) -> exp.Table | Scope | None:
+        """The source a bare name stands for as a whole row: an alias no source has a column of that name."""
+        current: Scope | None = scope
+        while current is not None:
+            if any(self.has_column(source, name) for source in current.sources.values()):
+                return None
+            if name in current.sources:
+                return current.sources[name]
+            current = current.parent
+        return None
+
+    def use_whole_row(self, source: exp.Table | Scope, mask: str | None, origin: int | None, clause: str) -> None:
+        if isinstance(source, exp.Table):
+            entry = self.by_key.get(source.name)
+            for name in _columns_of(entry) if entry is not None else []:
+                self.use_table(source, name, mask, origin, clause)
+        elif isinstance(source, Scope):
+            for name in _output_names(source):
+                self.demand(source, name, mask, origin, clause)
 
     def demand(self, scope: Scope, name: str, mask: str | None, origin: int | None, clause: str) -> None:
         """An output column of `scope` is used: trace what it is made of."""
@@ -198,12 +233,14 @@ class _Tracer:
             return
         self.seen.add(key)
         if isinstance(scope.expression, exp.SetOperation):
-            branches = _branches(scope)
-            names = _output_names(branches[0]) if branches else []
+            if _by_name(scope):
+                for branch in scope.set_operation_scopes:
+                    if name.lower() in _output_names(branch):
+                        self.demand(branch, name, mask, origin, clause)
+                return
+            names = _output_names(scope)
             if name.lower() in names:
-                index = names.index(name.lower())
-                for branch in branches:
-                    self.demand_position(branch, index, mask, origin, clause)
+                self.demand_position(scope, names.index(name.lower()), mask, origin, clause)
             return
         for index, projection in enumerate(scope.expression.selects):
             if projection.alias_or_name.lower() == name.lower():
@@ -260,7 +297,12 @@ class _Tracer:
 
     def demand_position(self, scope: Scope, index: int, mask: str | None, origin: int | None, clause: str) -> None:
         if isinstance(scope.expression, exp.SetOperation):
-            for branch in _branches(scope):
+            if _by_name(scope):
+                names = _output_names(scope)
+                if index < len(names):
+                    self.demand(scope, names[index], mask, origin, clause)
+                return
+            for branch in scope.set_operation_scopes:
                 self.demand_position(branch, index, mask, origin, clause)
             return
         selects = scope.expression.selects
@@ -273,6 +315,16 @@ class _Tracer:
         for column in self.columns_of_projection[key]:
             here = mask or _mask_of(column, scope.expression)
             self.reference(scope, column, here, origin if origin is not None else node_offset(column), clause)
+
+
+def _visible_source(scope: Scope, name: str) -> exp.Table | Scope | None:
+    """The source `name` qualifies in `scope`, or in the scopes around it (a correlated reference)."""
+    current: Scope | None = scope
+    while current is not None:
+        if name in current.sources:
+            return current.sources[name]
+        current = current.parent
+    return None
 
 
 def _refers_to_alias(scope: Scope, column: exp.Column) -> bool:
@@ -288,27 +340,28 @@ def _refers_to_alias(scope: Scope, column: exp.Column) -> bool:
 def _own_columns(node: exp.Expression, select: exp.Expression) -> list[exp.Column]:
     """Column nodes under `node` that belong to `select`'s scope (not a nested subquery)."""
     found = []
-    for column in node.find_all(exp.Column):
-        if isinstance(column.this, exp.Star):
-            continue
+    for column in node.find_all(exp.Column, exp.TableColumn):
+        if isinstance(column.this, exp.Star) and column.parent is select:
+            continue   # a projection `t.*` qualify could not expand: `demand_through_star`
         owner = column.find_ancestor(exp.Select, exp.SetOperation)
         if owner is select:
             found.append(column)
     return found
 
 
-def _branches(scope: Scope) -> list[Scope]:
-    """The SELECT scopes of a set operation, left to right, nested ones flattened."""
-    result = []
-    for branch in scope.set_operation_scopes:
-        result += _branches(branch) if isinstance(branch.expression, exp.SetOperation) else [branch]
-    return result
+def _by_name(scope: Scope) -> bool:
+    """`UNION [ALL] BY NAME`: branches are matched by column name, not position."""
+    return bool(scope.expression.args.get("by_name"))
 
 
 def _output_names(scope: Scope) -> list[str]:
     if isinstance(scope.expression, exp.SetOperation):
-        branches = _branches(scope)
-        return _output_names(branches[0]) if branches else []
+        branches = scope.set_operation_scopes
+        if not branches:
+            return []
+        if _by_name(scope):
+            return list(dict.fromkeys(name for branch in branches for name in _output_names(branch)))
+        return _output_names(branches[0])
     return [s.alias_or_name.lower() for s in scope.expression.selects]
 
 
@@ -366,13 +419,50 @@ def output_columns(statement: exp.Expression, catalog: PolicyCatalog, dialect: s
 def _prepare(statement: exp.Expression, catalog: PolicyCatalog, dialect: str,
              tables: list[TableReference]) -> tuple[dict[str, Known], list[Scope], _Tracer]:
     remember_offsets(statement)
+    _drop_macro_parameters(statement)
     by_key = _rename_policy_tables(statement, catalog, tables)
     qualified = True
     if by_key:
+        if has_star_like(statement):
+            expand_statement(statement, lambda table: _columns_of(by_key[table.name]) if table.name in by_key
+                             and not table.db else None)
         qualified = _qualify(statement, by_key, dialect)
     tracer = _Tracer(by_key)
     tracer.qualified = qualified
     return by_key, traverse_scope(statement) if by_key else [], tracer
+
+
+def _drop_macro_parameters(statement: exp.Expression) -> None:
+    """`CREATE MACRO m(email) AS ...`: a parameter in the body is a value, not a column."""
+    if not isinstance(statement, exp.Create) or not isinstance(statement.this, exp.UserDefinedFunction):
+        return
+    parameters = {p.name.lower() for p in statement.this.expressions if isinstance(p, (exp.Identifier, exp.Column))}
+    body = statement.expression
+    for column in list(body.find_all(exp.Column)) if body is not None else []:
+        if not column.table and column.name.lower() in parameters:
+            column.replace(exp.Placeholder(this=column.name))
+
+
+def _implicit_uses(expression: exp.Select) -> list[tuple[exp.Column, str]]:
+    """Columns `GROUP BY ALL` (each non-aggregate projection) and `ORDER BY ALL` (each projection) use."""
+    found: list[tuple[exp.Column, str]] = []
+    group = expression.args.get("group")
+    if group is not None and group.args.get("all"):
+        for projection in expression.selects:
+            if projection.find(exp.AggFunc) is None:
+                found += [(column, "group by") for column in _own_columns(projection, expression)]
+    order = expression.args.get("order")
+    if order is not None and any(isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL"
+                                 for o in order.expressions):
+        for projection in expression.selects:
+            found += [(column, "order by") for column in _own_columns(projection, expression)]
+    return found
+
+
+def _in_exists(scope: Scope) -> bool:
+    """`EXISTS (SELECT * ...)` tests for rows: its projection is never read."""
+    parent = scope.expression.parent
+    return isinstance(parent, exp.Exists) or (isinstance(parent, exp.Subquery) and isinstance(parent.parent, exp.Exists))
 
 
 def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> AnalyzedQuery:
@@ -389,7 +479,9 @@ def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> 
                 clause = _clause_of(column, expression)
                 if clause != "select":
                     tracer.reference(scope, column, _mask_of(column, expression), node_offset(column), clause)
-        if scope is scopes[-1] or scope.scope_type is ScopeType.SUBQUERY:
+            for column, clause in _implicit_uses(expression):
+                tracer.reference(scope, column, _mask_of(column, expression), node_offset(column), clause)
+        if scope is scopes[-1] or (scope.scope_type is ScopeType.SUBQUERY and not _in_exists(scope)):
             for name in _output_names(scope):
                 tracer.demand(scope, name, None, None, "select")
         elif _compares_rows(expression):

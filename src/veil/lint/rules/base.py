@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from veil.lint.catalog import PolicyCatalog
+from veil.lint.config import LintConfig
 from veil.lint.findings import RuleInfo, Severity
 from veil.lint.lineage import AnalyzedQuery, ColumnUse
 
@@ -36,6 +37,7 @@ class Statement:
     query: AnalyzedQuery          # uses and relations, from the qualified copy
     catalog: PolicyCatalog
     purpose: str | None
+    config: LintConfig = field(default_factory=LintConfig)
 
 
 @dataclass(frozen=True)
