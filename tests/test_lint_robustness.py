@@ -73,3 +73,25 @@ def test_deeply_nested_input_is_a_finding():
 def test_binary_garbage_is_a_finding():
     text = bytes(range(256)).decode("latin-1")
     assert all(f.rule == "VL900" for f in LINTER.lint_text(text, "garbage.sql"))
+
+
+def _nested(depth: int, column: str) -> str:
+    sql = f"select {column} from raw.users"
+    for level in range(depth):
+        sql = f"select {column} from ({sql}) t{level}"
+    return sql
+
+
+def test_a_thousand_and_one_branch_union_is_analysed_not_a_parse_error():
+    branches = [f"select user_id, country from analyst__users where user_id = {i}" for i in range(1000)]
+    sql = "\nunion all\n".join([*branches, "select user_id, ssn from raw.users"])
+    rules = [(f.rule, f.line) for f in LINTER.lint_text(sql, "wide.sql")]
+    assert ("VL002", 2001) in rules and "VL900" not in {rule for rule, _ in rules}
+    clean = "\nunion all\n".join([*branches, "select user_id, country from analyst__users"])
+    assert LINTER.lint_text(clean, "wide.sql") == []
+
+
+def test_subqueries_nested_four_hundred_deep_are_analysed():
+    leaking = [f.rule for f in LINTER.lint_text(_nested(400, "ssn"), "deep.sql")]
+    assert "VL002" in leaking and "VL900" not in leaking
+    assert {f.rule for f in LINTER.lint_text(_nested(400, "user_id"), "deep.sql")} == {"VL003"}

@@ -22,6 +22,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 
 from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
+from veil.lint.deep import deeply
 from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
 from veil.lint.rules import (
@@ -103,7 +104,10 @@ class Linter:
         raw: list[tuple[Rule, int, int, str, Target]] = []
         purpose, purpose_line = self._purpose(item)
         try:
-            raw = self._raw_findings(item, purpose, purpose_line)
+            try:
+                raw = self._raw_findings(item, purpose, purpose_line)
+            except RecursionError:   # valid SQL nested deeper than Python's default stack: analyse it anyway
+                raw = deeply(self._raw_findings, item, purpose, purpose_line)
         except Exception as exc:  # noqa: BLE001 - a bad file is a finding, never a crash
             raw = [(PARSE_ERROR, 1, 1, f"could not analyse this SQL: {type(exc).__name__}: {exc}", Target())]
         ignored, problems = suppressions(item.text, BY_CODE)
@@ -126,7 +130,7 @@ class Linter:
             return [(PARSE_ERROR, *jinja, UNCOMPILED, Target())]
         try:
             statements = [s for s in sqlglot.parse(text, read=self.config.dialect) if s is not None]
-        except (ParseError, TokenError, SqlglotError, ValueError, RecursionError) as exc:
+        except (ParseError, TokenError, SqlglotError, ValueError) as exc:
             return [(PARSE_ERROR, *_parse_error(exc, text), Target())]
         results: list[tuple[Rule, int, int, str, Target]] = []
         if purpose and not self.knows_purpose(purpose):
