@@ -25,6 +25,7 @@ from veil.lint.config import LintConfig
 from veil.lint.deep import deeply
 from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
+from veil.lint.written import Written
 from veil.lint.rules import (
     BAD_SUPPRESSION,
     BY_CODE,
@@ -139,12 +140,13 @@ class Linter:
                      f"unknown purpose {purpose!r}: declare it under `purposes:` in policies/veil.yml", Target())]
         for original in statements:
             # rules that read the tree as written (VL001) run before analyze() rewrites it
-            written = Statement(original, AnalyzedQuery(), self.catalog, purpose, self.config)
+            index = Written(original, self.config.dialect)
+            written = Statement(original, AnalyzedQuery(), self.catalog, purpose, self.config, index)
             for rule in self.rules:
                 if rule.info.code in AS_WRITTEN:
                     results += [(rule, *self._place(text, f), f.message, Target(f.table, f.column))
                                 for f in rule.check(written)]
-            statement = Statement(original, analyze(original, self.catalog, self.config.dialect),
+            statement = Statement(original, analyze(original, self.catalog, self.config.dialect, index),
                                   self.catalog, purpose, self.config)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})

@@ -17,8 +17,9 @@ pattern veil cannot evaluate (a lambda beyond comparisons of the name, an
 invalid regex) matches every column: it fails closed.
 
 >>> import sqlglot
+>>> from sqlglot.optimizer.scope import traverse_scope
 >>> tree = sqlglot.parse_one("select max(columns('^e')), * like 'n%' from u", read="duckdb")
->>> expand_statement(tree, lambda table: ["user_id", "email", "name"])
+>>> expand_statement(traverse_scope(tree), lambda table: ["user_id", "email", "name"])
 True
 >>> tree.sql("duckdb")
 'SELECT MAX(u.email) AS email, u.name AS name FROM u'
@@ -31,16 +32,18 @@ import re
 from collections.abc import Callable
 
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope
+
+from veil.lint.written import Written
 
 ColumnsOf = Callable[[exp.Table], list[str] | None]   # a table's columns, None when unknown
 PATTERNS = (exp.Like, exp.ILike, exp.Glob, exp.SimilarTo)
 ORIGINAL_OFFSET = "veil_offset"
 
 
-def has_star_like(statement: exp.Expression) -> bool:
+def has_star_like(written: Written) -> bool:
     """Whether the statement holds anything `expand_statement` rewrites (a cheap test first)."""
-    for node in statement.find_all(exp.Columns, exp.PositionalColumn, exp.Star, *PATTERNS):
+    for node in written.nodes(exp.Columns, exp.PositionalColumn, exp.Star, *PATTERNS):
         if isinstance(node, exp.Star):
             if node.args.get("ilike") or node.args.get("like"):
                 return True
@@ -49,11 +52,11 @@ def has_star_like(statement: exp.Expression) -> bool:
     return False
 
 
-def expand_statement(statement: exp.Expression, columns_of: ColumnsOf) -> bool:
-    """Spell out every star-like projection, innermost scopes first; whether anything changed."""
+def expand_statement(scopes: list[Scope], columns_of: ColumnsOf) -> bool:
+    """Spell out every star-like projection of a statement's scopes (innermost first); whether anything changed."""
     changed = False
     outputs: dict[int, list[str] | None] = {}
-    for scope in traverse_scope(statement):
+    for scope in scopes:
         if isinstance(scope.expression, exp.Select):
             changed |= _expand_select(scope, columns_of, outputs)
         outputs[id(scope)] = _output_names(scope, columns_of, outputs)

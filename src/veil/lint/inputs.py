@@ -1,26 +1,37 @@
 """What to lint: plain `.sql` files and folders, or a dbt project's compiled models.
 
 dbt mode reads `target/manifest.json` (run `dbt compile` or `dbt build`
-first): each model's compiled SQL, its purpose from `meta.veil.purpose`
-(settable per folder in `dbt_project.yml`), reported at the model's source
-file. A line of compiled SQL maps back to the source line with the same
-text when there is exactly one; otherwise to the model's first line.
+first; `veil.project.Project` reads it, honouring `target-path`): each
+model's compiled SQL, its purpose from `meta.veil.purpose` (settable per
+folder in `dbt_project.yml`), reported at the model's source file. A line
+of compiled SQL maps back to the source line with the same text when there
+is exactly one; otherwise to the model's first line.
 veil's own generated models are skipped: `veil compile` wrote them from the
 policies and their generated tests prove them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from veil.compile.naming import MODELS_DIR
 from veil.errors import UsageError
 from veil.lint.engine import FileInput
+from veil.project import Project
 
-MANIFEST = Path("target") / "manifest.json"
+MANIFEST = Path("target") / "manifest.json"     # where dbt writes it by default
+
+
+def read_manifest(project_dir: Path) -> dict[str, Any] | None:
+    """The project's dbt manifest for the catalog, or None: none yet, unreadable, or no dbt project at all
+    (plain-file mode needs none; dbt mode reports the problem in `dbt_models`)."""
+    try:
+        return Project.load(project_dir).manifest
+    except UsageError:
+        return None
 
 
 def _display(path: Path) -> str:
@@ -80,13 +91,13 @@ def _purpose(node: dict) -> str | None:
 def dbt_models(project_dir: Path, excluded: Callable[[str], bool]) -> tuple[list[FileInput], list[str]]:
     """Compiled models of the project's manifest, except veil's generated ones,
     and the models that have no compiled SQL (a partial `dbt compile --select`)."""
-    path = project_dir / MANIFEST
-    if not path.is_file():
+    project = Project.load(project_dir)          # the one reader of the manifest
+    path = project.target_dir / "manifest.json"
+    if path.is_relative_to(project.root):
+        path = project_dir / path.relative_to(project.root)      # as the user named the project
+    manifest = project.manifest
+    if manifest is None:
         raise UsageError(f"{path} not found: run `dbt compile` (or `dbt build`) first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: cannot read the manifest: {exc}") from None
     inputs, uncompiled = [], []
     for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n.get("original_file_path", "")):
         original = node.get("original_file_path", "")

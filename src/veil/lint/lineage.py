@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify_columns import qualify_columns
-from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
+from sqlglot.optimizer.scope import Scope, ScopeType
+from sqlglot.schema import MappingSchema
 
 from veil.lint.catalog import BaseColumn, DerivedRelation, PolicyCatalog, RelationEntry
 from veil.lint.expand import ORIGINAL_OFFSET, expand_statement, has_star_like
+from veil.lint.written import Written
 
 MASK_PREFIX = "veil_mask_"
 CLAUSES = {"where": "where", "joins": "join", "group": "group by", "having": "having",
@@ -75,18 +76,25 @@ class AnalyzedQuery:
 
 
 def _parts_offset(node: exp.Expression) -> int | None:
-    parts = [node, *(node.args.get(k) for k in ("this", "table", "db", "catalog"))]
-    starts = [p.meta["start"] for p in parts if isinstance(p, exp.Expression) and "start" in p.meta]
-    return min(starts) if starts else None
+    """The smallest start among the node and its name parts (`db`.`table`, `t`.`column`)."""
+    best = node.meta.get("start") if node._meta else None
+    args = node.args
+    for key in ("this", "table", "db", "catalog"):
+        part = args.get(key)
+        if isinstance(part, exp.Expression) and part._meta:
+            start = part._meta.get("start")
+            if start is not None and (best is None or start < best):
+                best = start
+    return best
 
 
-def remember_offsets(statement: exp.Expression) -> None:
+def remember_offsets(written: Written) -> None:
     """Pin each column, table and star to where it was written, before qualify rewrites it.
 
     A SELECT with a star remembers the star, so the columns qualify expands it
     into report the star's position.
     """
-    for node in statement.find_all(exp.Column, exp.Table, exp.Star):
+    for node in written.nodes(exp.Column, exp.Table, exp.Star):
         offset = _parts_offset(node)
         if offset is None:
             continue
@@ -130,24 +138,14 @@ def _mask_of(node: exp.Expression, stop: exp.Expression) -> str | None:
     return None
 
 
-def _clause_of(node: exp.Expression, select: exp.Expression) -> str:
-    """Which clause of `select` the node sits in."""
-    child = node
-    while child.parent is not None and child.parent is not select:
-        if isinstance(child.parent, exp.Window) and child.arg_key in {"partition_by", "order"}:
-            return "window"
-        child = child.parent
-    return "select" if child.arg_key == "expressions" else CLAUSES.get(child.arg_key, child.arg_key or "select")
-
-
 Known = RelationEntry | DerivedRelation
 
 
-def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
+def _rename_policy_tables(scopes: list[Scope], catalog: PolicyCatalog,
                           tables: list[TableReference]) -> dict[str, Known]:
     """Give each physical policy relation its canonical key, keeping what it was called."""
     by_key: dict[str, Known] = {}
-    for scope in traverse_scope(statement):
+    for scope in scopes:
         for table in scope.tables:
             if not isinstance(scope.sources.get(table.alias_or_name), exp.Table):
                 continue   # a CTE or derived table of that name
@@ -159,10 +157,11 @@ def _rename_policy_tables(statement: exp.Expression, catalog: PolicyCatalog,
                 tables.append(TableReference(entry, node_offset(table), ".".join(parts)))
             if not table.alias:
                 table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
-            table.set("this", exp.to_identifier(entry.key))
+            key = entry.key.lower()
+            table.set("this", exp.to_identifier(key))
             table.set("db", None)
             table.set("catalog", None)
-            by_key[entry.key] = entry
+            by_key[key] = entry
     return by_key
 
 
@@ -172,9 +171,32 @@ class _Tracer:
     def __init__(self, by_key: dict[str, Known]):
         self.by_key = by_key
         self.qualified = True
-        self.columns_of_projection: dict[int, list[exp.Column]] = {}
+        self.owned: dict[int, list[tuple[exp.Expression, exp.Expression, str]]] = {}
         self.uses: list[ColumnUse] = []
         self.seen: set[tuple[int, str, str | None, int | None, str]] = set()
+
+    def index(self, statement: exp.Expression) -> None:
+        """Each column's SELECT, the projection or clause it sits in: one upward walk per column."""
+        for column in statement.find_all(exp.Column, exp.TableColumn):
+            child, clause = column, None
+            while child.parent is not None and not isinstance(child.parent, (exp.Select, exp.SetOperation)):
+                if clause is None and isinstance(child.parent, exp.Window) and child.arg_key in {"partition_by", "order"}:
+                    clause = "window"
+                child = child.parent
+            owner = child.parent
+            if owner is None or (isinstance(column.this, exp.Star) and column is child):
+                continue   # a projection `t.*` qualify could not expand: `demand_through_star`
+            if clause is None:
+                clause = "select" if child.arg_key == "expressions" else CLAUSES.get(child.arg_key, child.arg_key or "select")
+            self.owned.setdefault(id(owner), []).append((column, child, clause))
+
+    def clause_columns(self, select: exp.Expression) -> list[tuple[exp.Expression, str]]:
+        """Columns of `select` itself outside its projections, with their clause."""
+        return [(column, clause) for column, _, clause in self.owned.get(id(select), []) if clause != "select"]
+
+    def projection_columns(self, projection: exp.Expression, select: exp.Expression) -> list[exp.Expression]:
+        """Columns of one projection of `select` (not of a subquery inside it)."""
+        return [column for column, top, _ in self.owned.get(id(select), []) if top is projection]
 
     def reference(self, scope: Scope, column: exp.Column, mask: str | None, origin: int | None, clause: str) -> None:
         """A column node of `scope`, reaching the result via `clause` at `origin`.
@@ -192,10 +214,13 @@ class _Tracer:
             return
         source = _visible_source(scope, column.table) if column.table else None
         if source is None and not column.table:
-            if _refers_to_alias(scope, column):
-                self.demand(scope, column.name, mask, origin, clause)
-                return
             source = self.unique_source(scope, column.name)
+            if _refers_to_alias(scope, column):
+                # an output alias (`ORDER BY e`, DuckDB's `select 1 as a, a + 1`); when a source has the
+                # name too, which one DuckDB picks depends on the clause: trace both (fail closed)
+                self.demand(scope, column.name, mask, origin, clause)
+                if source is None or not self.has_column(source, column.name):
+                    return
             if source is None or not self.has_column(source, column.name):
                 row = self.whole_row_source(scope, column.name)
                 if row is not None:
@@ -242,11 +267,13 @@ class _Tracer:
             if name.lower() in names:
                 self.demand_position(scope, names.index(name.lower()), mask, origin, clause)
             return
+        found = False
         for index, projection in enumerate(scope.expression.selects):
             if projection.alias_or_name.lower() == name.lower():
-                self.demand_position(scope, index, mask, origin, clause)
-                return
-        self.demand_through_star(scope, name, mask, origin, clause)
+                self.demand_position(scope, index, mask, origin, clause)   # every one of a repeated name
+                found = True
+        if not found:
+            self.demand_through_star(scope, name, mask, origin, clause)
 
     def use_table(self, table: exp.Table, name: str, mask: str | None, origin: int | None, clause: str) -> None:
         """A column of a physical relation: a policy column, or the ones a derived model carries."""
@@ -270,7 +297,7 @@ class _Tracer:
         query also reads tables without a policy it cannot, and this fallback
         uses what the policies know.
         """
-        sources = list(scope.sources.values())
+        sources = [source for _, source in scope.selected_sources.values()]   # not every visible CTE
         if len(sources) == 1:
             return sources[0]
         having = [source for source in sources if self.has_column(source, name)]
@@ -309,10 +336,7 @@ class _Tracer:
         if index >= len(selects):
             return
         projection = selects[index]
-        key = id(projection)
-        if key not in self.columns_of_projection:
-            self.columns_of_projection[key] = _own_columns(projection, scope.expression)
-        for column in self.columns_of_projection[key]:
+        for column in self.projection_columns(projection, scope.expression):
             here = mask or _mask_of(column, scope.expression)
             self.reference(scope, column, here, origin if origin is not None else node_offset(column), clause)
 
@@ -337,18 +361,6 @@ def _refers_to_alias(scope: Scope, column: exp.Column) -> bool:
     return False
 
 
-def _own_columns(node: exp.Expression, select: exp.Expression) -> list[exp.Column]:
-    """Column nodes under `node` that belong to `select`'s scope (not a nested subquery)."""
-    found = []
-    for column in node.find_all(exp.Column, exp.TableColumn):
-        if isinstance(column.this, exp.Star) and column.parent is select:
-            continue   # a projection `t.*` qualify could not expand: `demand_through_star`
-        owner = column.find_ancestor(exp.Select, exp.SetOperation)
-        if owner is select:
-            found.append(column)
-    return found
-
-
 def _by_name(scope: Scope) -> bool:
     """`UNION [ALL] BY NAME`: branches are matched by column name, not position."""
     return bool(scope.expression.args.get("by_name"))
@@ -365,17 +377,72 @@ def _output_names(scope: Scope) -> list[str]:
     return [s.alias_or_name.lower() for s in scope.expression.selects]
 
 
-def _qualify(statement: exp.Expression, by_key: dict[str, Known], dialect: str) -> bool:
+def _qualify(statement: exp.Expression, schema: MappingSchema, dialect: str) -> bool:
     """Qualify columns and expand stars from the policy schemas; False if sqlglot gave up."""
     try:
         # only the column step of sqlglot's qualify (stars expanded, alias references left to
         # `_refers_to_alias`): all the tracer needs, at a third of the cost
-        normalized = normalize_identifiers(statement, dialect=dialect)
-        qualify_columns(normalized, schema=_schema(by_key), dialect=dialect, expand_alias_refs=False,
+        qualify_columns(statement, schema=schema, dialect=dialect, expand_alias_refs=False,
                         expand_stars=True, allow_partial_qualification=True)
         return True
     except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
         return False
+
+
+_SCHEMAS: dict[tuple[int, int, str], MappingSchema] = {}
+
+
+def _catalog_schema(catalog: PolicyCatalog, dialect: str) -> MappingSchema:
+    """Every relation the catalog knows, under its key, as sqlglot's schema: built once per catalog."""
+    key = (id(catalog), len(catalog.derived), dialect)
+    if key not in _SCHEMAS:
+        entries: list[Known] = [*catalog.entries(), *catalog.derived.values()]
+        tables = {entry.key.lower(): {column: "TEXT" for column in _columns_of(entry)} for entry in entries}
+        _SCHEMAS.clear()   # one catalog per process in practice; never hold on to an old one
+        _SCHEMAS[key] = MappingSchema(tables, dialect=dialect)
+    return _SCHEMAS[key]
+
+
+UNCORRELATED = {ScopeType.ROOT, ScopeType.CTE, ScopeType.DERIVED_TABLE}
+
+
+def _needs_qualify(scopes: list[Scope], tracer: _Tracer) -> bool:
+    """Whether sqlglot's qualify could resolve a column differently from the tracer's own lookup.
+
+    It cannot when no scope has a star, a USING / NATURAL join or `GROUP BY 1`, and every
+    column names its source, or sits in a scope with one source known to have
+    it (so it is not a correlated reference to an outer scope): then qualify,
+    the costliest step, is skipped.
+    """
+    for scope in scopes:
+        expression = scope.expression
+        if not isinstance(expression, exp.Select):
+            continue
+        if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+               for p in expression.expressions):
+            return True
+        group = expression.args.get("group")
+        if group is not None and any(isinstance(g, exp.Literal) for g in group.expressions):
+            return True   # `GROUP BY 1, 2`: qualify spells out the projections
+        for join in expression.args.get("joins") or []:
+            if join.args.get("using") or join.args.get("method") or join.args.get("kind") == "NATURAL":
+                return True
+        selected = [source for _, source in scope.selected_sources.values()]
+        only = selected[0] if len(selected) == 1 else None
+        # one source, in a scope that cannot see an outer one (not a subquery or LATERAL): every
+        # unqualified column is that source's, whatever sqlglot knows of it
+        alone = only is not None and scope.scope_type in UNCORRELATED and not isinstance(
+            scope.expression.parent, exp.Lateral)
+        for column in scope.columns:
+            if column.args.get("db") is not None:
+                return True   # `t.struct.field`
+            if column.table:
+                if _visible_source(scope, column.table) is None:
+                    return True
+            elif not _refers_to_alias(scope, column) and not alone and not (
+                    only is not None and tracer.has_column(only, column.name)):
+                return True
+    return False
 
 
 def _compares_rows(expression: exp.Expression) -> bool:
@@ -392,10 +459,6 @@ def _compares_rows(expression: exp.Expression) -> bool:
 
 def _columns_of(entry: Known) -> list[str]:
     return list(entry.columns)
-
-
-def _schema(by_key: dict[str, Known]) -> dict[str, dict[str, str]]:
-    return {key: {column: "TEXT" for column in _columns_of(entry)} for key, entry in by_key.items()}
 
 
 def output_columns(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> dict[str, list[BaseColumn]]:
@@ -417,19 +480,23 @@ def output_columns(statement: exp.Expression, catalog: PolicyCatalog, dialect: s
 
 
 def _prepare(statement: exp.Expression, catalog: PolicyCatalog, dialect: str,
-             tables: list[TableReference]) -> tuple[dict[str, Known], list[Scope], _Tracer]:
-    remember_offsets(statement)
+             tables: list[TableReference], written: Written | None = None
+             ) -> tuple[dict[str, Known], list[Scope], _Tracer]:
+    written = written if written is not None and written.tree is statement else Written(statement, dialect)
+    remember_offsets(written)
     _drop_macro_parameters(statement)
-    by_key = _rename_policy_tables(statement, catalog, tables)
-    qualified = True
-    if by_key:
-        if has_star_like(statement):
-            expand_statement(statement, lambda table: _columns_of(by_key[table.name]) if table.name in by_key
-                             and not table.db else None)
-        qualified = _qualify(statement, by_key, dialect)
+    scopes = written.scopes
+    by_key = _rename_policy_tables(scopes, catalog, tables)
     tracer = _Tracer(by_key)
-    tracer.qualified = qualified
-    return by_key, traverse_scope(statement) if by_key else [], tracer
+    if not by_key:
+        return by_key, [], tracer
+    if has_star_like(written):
+        expand_statement(scopes, lambda table: _columns_of(by_key[table.name]) if table.name in by_key
+                         and not table.db else None)
+    if _needs_qualify(scopes, tracer):
+        tracer.qualified = _qualify(statement, _catalog_schema(catalog, dialect), dialect)
+    tracer.index(statement)
+    return by_key, scopes, tracer
 
 
 def _drop_macro_parameters(statement: exp.Expression) -> None:
@@ -443,19 +510,19 @@ def _drop_macro_parameters(statement: exp.Expression) -> None:
             column.replace(exp.Placeholder(this=column.name))
 
 
-def _implicit_uses(expression: exp.Select) -> list[tuple[exp.Column, str]]:
+def _implicit_uses(expression: exp.Select, tracer: _Tracer) -> list[tuple[exp.Expression, str]]:
     """Columns `GROUP BY ALL` (each non-aggregate projection) and `ORDER BY ALL` (each projection) use."""
-    found: list[tuple[exp.Column, str]] = []
+    found: list[tuple[exp.Expression, str]] = []
     group = expression.args.get("group")
     if group is not None and group.args.get("all"):
         for projection in expression.selects:
             if projection.find(exp.AggFunc) is None:
-                found += [(column, "group by") for column in _own_columns(projection, expression)]
+                found += [(column, "group by") for column in tracer.projection_columns(projection, expression)]
     order = expression.args.get("order")
     if order is not None and any(isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL"
                                  for o in order.expressions):
         for projection in expression.selects:
-            found += [(column, "order by") for column in _own_columns(projection, expression)]
+            found += [(column, "order by") for column in tracer.projection_columns(projection, expression)]
     return found
 
 
@@ -465,21 +532,21 @@ def _in_exists(scope: Scope) -> bool:
     return isinstance(parent, exp.Exists) or (isinstance(parent, exp.Subquery) and isinstance(parent.parent, exp.Exists))
 
 
-def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> AnalyzedQuery:
-    """Uses and relations of one parsed statement (the statement is changed in place)."""
+def analyze(statement: exp.Expression, catalog: PolicyCatalog, dialect: str,
+            written: Written | None = None) -> AnalyzedQuery:
+    """Uses and relations of one parsed statement (the statement is changed in place).
+
+    `written` is the statement's index (`Written`) when the caller already made one.
+    """
     query = AnalyzedQuery()
-    by_key, scopes, tracer = _prepare(statement, catalog, dialect, query.tables)
+    by_key, scopes, tracer = _prepare(statement, catalog, dialect, query.tables, written)
     query.qualified = tracer.qualified
     if not by_key:
         return query
     for scope in scopes:
         expression = scope.expression
         if isinstance(expression, exp.Select):
-            for column in _own_columns(expression, expression):
-                clause = _clause_of(column, expression)
-                if clause != "select":
-                    tracer.reference(scope, column, _mask_of(column, expression), node_offset(column), clause)
-            for column, clause in _implicit_uses(expression):
+            for column, clause in tracer.clause_columns(expression) + _implicit_uses(expression, tracer):
                 tracer.reference(scope, column, _mask_of(column, expression), node_offset(column), clause)
         if scope is scopes[-1] or (scope.scope_type is ScopeType.SUBQUERY and not _in_exists(scope)):
             for name in _output_names(scope):

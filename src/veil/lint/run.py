@@ -14,19 +14,23 @@ from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.derived import add_dbt_models
 from veil.lint.engine import FileInput, Linter
-from veil.lint.inputs import MANIFEST
 from veil.lint.findings import Finding, LintResult
+from veil.lint.inputs import read_manifest
 from veil.policy.load import load_policies
 
 _worker: Linter | None = None
 
 
 def make_linter(project_dir: Path, config: LintConfig, purpose: str | None) -> Linter:
-    """A linter over the project's policies, and its dbt models when a manifest exists."""
-    catalog = PolicyCatalog.build(plan_project(load_policies(project_dir)))
-    manifest = project_dir / MANIFEST
-    if manifest.is_file():
-        add_dbt_models(catalog, manifest, config.dialect)
+    """A linter over the project's policies, and its dbt models when a manifest exists.
+
+    With a manifest, relations are also known by their physical names (see
+    `PolicyCatalog`); without one (plain `.sql` files, no dbt project) by the
+    names the policies give them.
+    """
+    manifest = read_manifest(project_dir)
+    catalog = PolicyCatalog.build(plan_project(load_policies(project_dir)), manifest)
+    add_dbt_models(catalog, manifest, config.dialect)
     return Linter(catalog, config, purpose)
 
 

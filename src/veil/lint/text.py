@@ -17,6 +17,7 @@ string literal that happens to contain `-- veil: ignore VL002 ...` or
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterator
 
@@ -54,12 +55,20 @@ def comments(text: str) -> Iterator[tuple[int, str]]:
     >>> [body for _, body in comments("select E'it\\\\'s -- no', 1 -- yes")]
     [' yes']
     """
+    yield from _comments(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _comments(text: str) -> tuple[tuple[int, str], ...]:
+    """The comments of a text, lexed once however many readers ask (purpose, suppressions...)."""
+    found = []
     for match in _LEXEMES.finditer(text):
         if match.group("line") is not None:
-            yield match.start(), match.group("line")[2:]
+            found.append((match.start(), match.group("line")[2:]))
         elif match.group("block") is not None:
             body = match.group("block")[2:]
-            yield match.start(), body[:-2] if body.endswith("*/") else body
+            found.append((match.start(), body[:-2] if body.endswith("*/") else body))
+    return tuple(found)
 
 
 def file_purpose(text: str) -> tuple[str, int] | None:

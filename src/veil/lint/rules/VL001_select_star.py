@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope
 
 from veil.lint.expand import PATTERNS
 from veil.lint.lineage import node_offset
@@ -125,22 +125,22 @@ def check(statement: Statement) -> Iterator[RawFinding]:
     """
     strict = statement.config.strict_select_star
     explicit = _Explicit()
-    try:
-        scopes = traverse_scope(statement.original)
-    except Exception:  # noqa: BLE001 - sqlglot cannot scope it; fall back to every SELECT
-        scopes = []
+    scopes = statement.index.scopes   # none when sqlglot cannot scope it: then every SELECT, strictly
     selects = [(s.expression, s) for s in scopes if isinstance(s.expression, exp.Select)] or [
-        (select, None) for select in statement.original.find_all(exp.Select)]
+        (select, None) for select in statement.index.nodes(exp.Select)]
+    any_star = bool(statement.index.nodes(exp.Star, exp.Columns))
+    bare = {c.name for c in statement.index.nodes(exp.Column) if not c.table}
+    any_row = any(bare.intersection(scope.sources) for _, scope in selects if scope is not None)
     for select, scope in selects:
         if isinstance(select.parent, exp.Exists) or (
                 isinstance(select.parent, exp.Subquery) and isinstance(select.parent.parent, exp.Exists)):
             continue
-        for node, alias in star_likes(select):
+        for node, alias in star_likes(select) if any_star else ():
             if not strict and scope is not None and explicit.reads_explicit(scope, alias):
                 continue
             written = node.sql(dialect="duckdb")
             yield RawFinding(_offset(node, select), f"`{written}` in a projection: name the columns you need")
-        if scope is not None:
+        if scope is not None and any_row:
             for column in _whole_rows(scope, statement):
                 yield RawFinding(node_offset(column), f"`{column.sql(dialect='duckdb')}` reads the whole row "
                                  "of a table: name the columns you need")

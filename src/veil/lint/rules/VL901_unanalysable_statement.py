@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from sqlglot import exp
 
 from veil.lint.rules.base import RawFinding, Statement, rule
+from veil.lint.written import Written
 
 SAFE = (exp.Drop, exp.Use, exp.Transaction, exp.Commit, exp.Rollback, exp.Describe, exp.Pragma)
 SQL_IN_STRINGS = {"query", "query_table"}
@@ -17,7 +18,7 @@ def _start(tree: exp.Expression) -> int | None:
     return min(starts) if starts else None
 
 
-def unanalysable(tree: exp.Expression) -> str | None:
+def unanalysable(tree: exp.Expression, written: Written | None = None) -> str | None:
     """Why the tracer cannot see what this statement reads, or None when it can (or it reads nothing).
 
     >>> import sqlglot
@@ -28,7 +29,8 @@ def unanalysable(tree: exp.Expression) -> str | None:
     """
     if isinstance(tree, exp.Command):
         return f"{str(tree.this).upper()} ... is not parsed into a tree veil can trace"
-    for function in tree.find_all(exp.Anonymous, exp.Func):
+    written = written or Written(tree)
+    for function in written.nodes(exp.Anonymous, exp.Func):
         if function.name.lower() in SQL_IN_STRINGS:
             return f"{function.name}(...) runs SQL from a string, which veil cannot trace"
     if isinstance(tree, exp.Query) or isinstance(tree, SAFE):
@@ -74,6 +76,6 @@ def check(statement: Statement) -> Iterator[RawFinding]:
 
         copy (select user_id, country from analyst__users) to 'users.csv'
     """
-    reason = unanalysable(statement.original)
+    reason = unanalysable(statement.original, statement.index)
     if reason:
         yield RawFinding(_start(statement.original), reason)

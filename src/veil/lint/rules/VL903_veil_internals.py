@@ -43,10 +43,10 @@ def check(statement: Statement) -> Iterator[RawFinding]:
     if defined and defined.lower().startswith("veil_"):
         yield RawFinding(node_offset(tree.this) if isinstance(tree.this, exp.Expression) else None,
                          f"defines {defined}: veil's functions are veil's own (VL002 trusts them)")
-    for table in tree.find_all(exp.Table):
+    for table in statement.index.nodes(exp.Table):
         if table.name.lower() in INTERNAL_RELATIONS or table.name.lower().startswith("veil_hmac"):
             yield RawFinding(node_offset(table), f"reads {table.name}, an internal relation of veil's plugin")
-    for call in tree.find_all(exp.Anonymous):
+    for call in statement.index.nodes(exp.Anonymous):
         if str(call.this).lower().startswith(INTERNAL_FUNCTIONS):
             yield RawFinding(node_offset(call) or node_offset(call.expressions[0] if call.expressions else None),
                              f"calls {call.this}, veil's keyed HMAC: any pseudonym could be reversed by a "

@@ -17,6 +17,7 @@ from veil.lint.catalog import PolicyCatalog
 from veil.lint.config import LintConfig
 from veil.lint.findings import RuleInfo, Severity
 from veil.lint.lineage import AnalyzedQuery, ColumnUse
+from veil.lint.written import Written
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ class Statement:
     catalog: PolicyCatalog
     purpose: str | None
     config: LintConfig = field(default_factory=LintConfig)
+    written: Written | None = None   # the statement's nodes and scopes as parsed, shared with the tracer
+
+    @property
+    def index(self) -> Written:
+        """Nodes by type and scopes of `original`, walked once for every rule."""
+        if self.written is None:
+            self.written = Written(self.original)
+        return self.written
 
 
 @dataclass(frozen=True)
