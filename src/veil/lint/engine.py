@@ -25,7 +25,7 @@ from veil.lint.config import LintConfig
 from veil.lint.deep import deeply
 from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
-from veil.lint.written import Written
+from veil.lint.written import Written, defined_function
 from veil.lint.rules import (
     BAD_SUPPRESSION,
     BY_CODE,
@@ -134,6 +134,7 @@ class Linter:
         except (ParseError, TokenError, SqlglotError, ValueError) as exc:
             return [(PARSE_ERROR, *_parse_error(exc, text), Target())]
         results: list[tuple[Rule, int, int, str, Target]] = []
+        redefined = frozenset(name for s in statements if (name := defined_function(s)))
         if purpose and not self.knows_purpose(purpose):
             line = purpose_line or 1
             return [(BY_CODE["VL002"], line, 1,
@@ -147,7 +148,7 @@ class Linter:
                     results += [(rule, *self._place(text, f), f.message, Target(f.table, f.column))
                                 for f in rule.check(written)]
             statement = Statement(original, analyze(original, self.catalog, self.config.dialect, index),
-                                  self.catalog, purpose, self.config)
+                                  self.catalog, purpose, self.config, redefined=redefined)
             if purpose is None and statement.query.uses:
                 tables = sorted({u.entry.table for u in statement.query.uses})
                 results.append((BY_CODE["VL002"], 1, 1, (

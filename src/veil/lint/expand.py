@@ -304,7 +304,7 @@ def _expand_positions(scope: Scope, columns_of: ColumnsOf, outputs: dict[int, li
         if node.find_ancestor(exp.Select) is not select:
             continue
         index = int(node.this.to_py()) - 1 if isinstance(node.this, exp.Literal) else -1
-        in_projection = _clause_key(node, select) == "expressions"
+        in_projection = clause_key(node, select) == "expressions"
         offset = _offset(node)
         if in_projection:
             inputs = _input_columns(scope, columns_of, outputs) or []
@@ -320,7 +320,7 @@ def _expand_positions(scope: Scope, columns_of: ColumnsOf, outputs: dict[int, li
     return changed
 
 
-def _clause_key(node: exp.Expression, select: exp.Expression) -> str | None:
+def clause_key(node: exp.Expression, select: exp.Expression) -> str | None:
     """The argument of `select` that holds the node (expressions, where, order...)."""
     child = node
     while child.parent is not None and child.parent is not select:
@@ -328,9 +328,24 @@ def _clause_key(node: exp.Expression, select: exp.Expression) -> str | None:
     return child.arg_key
 
 
+def _expand_clauses(scope: Scope, columns_of: ColumnsOf, outputs: dict[int, list[str] | None]) -> bool:
+    """`WHERE COLUMNS('^(ssn|phone)$') IS NOT NULL` tests each matched column: a use of each one."""
+    select = scope.expression
+    changed = False
+    for node in list(select.find_all(exp.Columns)):
+        if node.find_ancestor(exp.Select) is not select or clause_key(node, select) == "expressions":
+            continue
+        matched = _columns_matched(scope, node.this, columns_of, outputs)
+        if matched:
+            offset = _offset(node)
+            node.replace(exp.Tuple(expressions=[_spelled(a, n, offset) for a, n in matched]))
+            changed = True
+    return changed
+
+
 def _expand_select(scope: Scope, columns_of: ColumnsOf, outputs: dict[int, list[str] | None]) -> bool:
     select = scope.expression
-    changed = _expand_positions(scope, columns_of, outputs)
+    changed = _expand_positions(scope, columns_of, outputs) | _expand_clauses(scope, columns_of, outputs)
     projections: list[exp.Expression] = []
     for projection in select.expressions:
         expanded = _expand_projection(scope, projection, columns_of, outputs)

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify_columns import qualify_columns
-from sqlglot.optimizer.scope import Scope, ScopeType
+from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from veil.lint.catalog import BaseColumn, DerivedRelation, PolicyCatalog, RelationEntry
-from veil.lint.expand import ORIGINAL_OFFSET, expand_statement, has_star_like
+from veil.lint.expand import ORIGINAL_OFFSET, clause_key, expand_statement, has_star_like
 from veil.lint.written import Written
 
 MASK_PREFIX = "veil_mask_"
@@ -162,7 +162,22 @@ def _rename_policy_tables(scopes: list[Scope], catalog: PolicyCatalog,
             table.set("db", None)
             table.set("catalog", None)
             by_key[key] = entry
+            if table.args["alias"].columns:
+                _spell_column_aliases(table, _columns_of(entry))
     return by_key
+
+
+def _spell_column_aliases(table: exp.Table, columns: list[str]) -> None:
+    """`raw.users AS u(a, b)` renames the first columns by position: make it the derived table
+    `(SELECT user_id AS a, name AS b, <the rest> FROM raw.users) AS u`, which the tracer follows."""
+    alias = table.args["alias"]
+    renamed = [identifier.name for identifier in alias.columns]
+    projections = [exp.alias_(exp.column(column), renamed[i]) if i < len(renamed) else exp.column(column)
+                   for i, column in enumerate(columns)]
+    inner = exp.Table(this=table.this.copy())
+    inner.meta.update(table.meta)
+    select = exp.select(*projections).from_(inner)
+    table.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=alias.this.copy())))
 
 
 class _Tracer:
@@ -210,21 +225,22 @@ class _Tracer:
             name = column.name if isinstance(column, exp.TableColumn) else column.table
             source = _visible_source(scope, name) if name else None
             if source is not None:
-                self.use_whole_row(source, mask, origin, clause)
+                self.use_whole_row(source, mask, origin, clause, field_of(column))
             return
         source = _visible_source(scope, column.table) if column.table else None
         if source is None and not column.table:
             source = self.unique_source(scope, column.name)
             if _refers_to_alias(scope, column):
-                # an output alias (`ORDER BY e`, DuckDB's `select 1 as a, a + 1`); when a source has the
-                # name too, which one DuckDB picks depends on the clause: trace both (fail closed)
-                self.demand(scope, column.name, mask, origin, clause)
-                if source is None or not self.has_column(source, column.name):
+                # an output alias (`ORDER BY e`, DuckDB's `select 1 as a, a + 1`): ORDER BY prefers the
+                # alias, every other clause the source's column when it has one
+                sourced = source is not None and self.has_column(source, column.name)
+                if clause_key(column, scope.expression) == "order" or not sourced:
+                    self.demand(scope, column.name, mask, origin, clause)
                     return
             if source is None or not self.has_column(source, column.name):
                 row = self.whole_row_source(scope, column.name)
                 if row is not None:
-                    self.use_whole_row(row, mask, origin, clause)
+                    self.use_whole_row(row, mask, origin, clause, field_of(column))
                     return
         if isinstance(source, exp.Table):
             self.use_table(source, column.name, mask, origin, clause)
@@ -242,13 +258,22 @@ class _Tracer:
             current = current.parent
         return None
 
-    def use_whole_row(self, source: exp.Table | Scope, mask: str | None, origin: int | None, clause: str) -> None:
+    def use_whole_row(self, source: exp.Table | Scope, mask: str | None, origin: int | None, clause: str,
+                      field: str | None = None) -> None:
+        """Every column of a row, or only `field` when the row is read as `(t).field`."""
         if isinstance(source, exp.Table):
             entry = self.by_key.get(source.name)
-            for name in _columns_of(entry) if entry is not None else []:
-                self.use_table(source, name, mask, origin, clause)
+            names = _columns_of(entry) if entry is not None else []
         elif isinstance(source, Scope):
-            for name in _output_names(source):
+            names = _output_names(source)
+        else:
+            return
+        if field is not None and field in names:
+            names = [field]
+        for name in names:
+            if isinstance(source, exp.Table):
+                self.use_table(source, name, mask, origin, clause)
+            else:
                 self.demand(source, name, mask, origin, clause)
 
     def demand(self, scope: Scope, name: str, mask: str | None, origin: int | None, clause: str) -> None:
@@ -339,6 +364,16 @@ class _Tracer:
         for column in self.projection_columns(projection, scope.expression):
             here = mask or _mask_of(column, scope.expression)
             self.reference(scope, column, here, origin if origin is not None else node_offset(column), clause)
+
+
+def field_of(row: exp.Expression) -> str | None:
+    """`(u).email`: the one field read of a whole-row reference, if that is all that is read."""
+    parent = row.parent
+    if isinstance(parent, exp.Paren):
+        row, parent = parent, parent.parent
+    if isinstance(parent, exp.Dot) and parent.this is row and isinstance(parent.expression, exp.Identifier):
+        return parent.expression.name.lower()
+    return None
 
 
 def _visible_source(scope: Scope, name: str) -> exp.Table | Scope | None:
@@ -487,13 +522,16 @@ def _prepare(statement: exp.Expression, catalog: PolicyCatalog, dialect: str,
     _drop_macro_parameters(statement)
     scopes = written.scopes
     by_key = _rename_policy_tables(scopes, catalog, tables)
+    renames = any(alias.columns for alias in written.nodes(exp.TableAlias))   # `u(a, b)`, `with a(x, y)`
+    if renames:
+        scopes = traverse_scope(statement)   # a renamed policy table became a derived table
     tracer = _Tracer(by_key)
     if not by_key:
         return by_key, [], tracer
     if has_star_like(written):
         expand_statement(scopes, lambda table: _columns_of(by_key[table.name]) if table.name in by_key
                          and not table.db else None)
-    if _needs_qualify(scopes, tracer):
+    if renames or _needs_qualify(scopes, tracer):
         tracer.qualified = _qualify(statement, _catalog_schema(catalog, dialect), dialect)
     tracer.index(statement)
     return by_key, scopes, tracer

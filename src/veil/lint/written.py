@@ -86,3 +86,16 @@ class Written:
             return traverse_scope(self.tree)
         except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
             return []
+
+
+def defined_function(tree: exp.Expression) -> str | None:
+    """The name a `CREATE MACRO` / `CREATE FUNCTION` statement defines, lower-cased, else None.
+
+    >>> import sqlglot
+    >>> defined_function(sqlglot.parse_one("create or replace temp macro Veil_Mask_Hash(x) as x", read="duckdb"))
+    'veil_mask_hash'
+    """
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() in {"MACRO", "FUNCTION"}:
+        target = tree.this.this if isinstance(tree.this, exp.UserDefinedFunction) else tree.this
+        return target.name.lower() if isinstance(target, exp.Expression) and target.name else None
+    return None

@@ -8,7 +8,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
 from veil.lint.expand import PATTERNS
-from veil.lint.lineage import node_offset
+from veil.lint.lineage import field_of, node_offset
 from veil.lint.rules.base import RawFinding, Statement, rule
 
 
@@ -43,8 +43,8 @@ def _whole_rows(scope: Scope, statement: Statement) -> Iterator[exp.Column]:
         for column in projection.find_all(exp.Column):
             if column.table or isinstance(column.this, exp.Star) or column.name not in scope.sources:
                 continue
-            if column.find_ancestor(exp.Select) is not scope.expression:
-                continue
+            if column.find_ancestor(exp.Select) is not scope.expression or field_of(column) is not None:
+                continue   # `(u).email` reads one field
             if not any(_has_column(source, column.name, statement) for source in scope.sources.values()):
                 yield column
 

@@ -23,6 +23,8 @@ def _problem(statement: Statement, use: ColumnUse) -> str | None:
     if decision.action is Action.MASK:
         model = entry.model_decision(use.column)
         masked = use.masked_by or (model.strategy if model and model.action is Action.MASK else None)
+        if use.masked_by and f"veil_mask_{use.masked_by}" in statement.redefined:
+            return f"is used through veil_mask_{use.masked_by}(), which this file redefines: veil's mask no more"
         if masked == decision.strategy:
             return None
         how = f"masked with `{masked}`" if masked else "unmasked"

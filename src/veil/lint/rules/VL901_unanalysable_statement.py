@@ -33,6 +33,8 @@ def unanalysable(tree: exp.Expression, written: Written | None = None) -> str | 
     for function in written.nodes(exp.Anonymous, exp.Func):
         if function.name.lower() in SQL_IN_STRINGS:
             return f"{function.name}(...) runs SQL from a string, which veil cannot trace"
+    if written.nodes(exp.Pivot) and not isinstance(tree, exp.Pivot):
+        return "PIVOT / UNPIVOT is not traced: the columns it reads and makes are not checked"
     if isinstance(tree, exp.Query) or isinstance(tree, SAFE):
         return None
     if isinstance(tree, (exp.Create, exp.Insert)) and isinstance(tree.expression, exp.Query):
@@ -45,9 +47,9 @@ def unanalysable(tree: exp.Expression, written: Written | None = None) -> str | 
 
 
 def _target(tree: exp.Expression) -> exp.Expression | None:
-    """The table an INSERT writes into (not a read)."""
-    target = tree.this if isinstance(tree, exp.Insert) else None
-    return target.this if isinstance(target, exp.Schema) else target
+    """The table an INSERT writes into, or the macro a CREATE defines (not a read)."""
+    target = tree.this if isinstance(tree, (exp.Insert, exp.Create)) else None
+    return target.this if isinstance(target, (exp.Schema, exp.UserDefinedFunction)) else target
 
 
 def _reads(tree: exp.Expression) -> str | None:

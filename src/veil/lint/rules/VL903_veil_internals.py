@@ -8,16 +8,10 @@ from sqlglot import exp
 
 from veil.lint.lineage import node_offset
 from veil.lint.rules.base import RawFinding, Statement, rule
+from veil.lint.written import defined_function
 
 INTERNAL_RELATIONS = {"veil_hmac_key", "veil_pending", "veil_audit_batch"}
 INTERNAL_FUNCTIONS = ("veil_hmac_sha256",)          # and veil_hmac_sha256_blob: the keyed HMAC itself
-
-
-def _defined_name(statement: exp.Expression) -> str | None:
-    if isinstance(statement, exp.Create) and str(statement.args.get("kind") or "").upper() in {"MACRO", "FUNCTION"}:
-        target = statement.this.this if isinstance(statement.this, exp.UserDefinedFunction) else statement.this
-        return target.name if isinstance(target, exp.Expression) else None
-    return None
 
 
 @rule("VL903", "veil-internals")
@@ -39,7 +33,7 @@ def check(statement: Statement) -> Iterator[RawFinding]:
         select veil_mask_domain_only(email) from raw.users   -- veil's own mask, as the policy says
     """
     tree = statement.original
-    defined = _defined_name(tree)
+    defined = defined_function(tree)
     if defined and defined.lower().startswith("veil_"):
         yield RawFinding(node_offset(tree.this) if isinstance(tree.this, exp.Expression) else None,
                          f"defines {defined}: veil's functions are veil's own (VL002 trusts them)")

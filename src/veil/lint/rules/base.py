@@ -40,6 +40,7 @@ class Statement:
     purpose: str | None
     config: LintConfig = field(default_factory=LintConfig)
     written: Written | None = None   # the statement's nodes and scopes as parsed, shared with the tracer
+    redefined: frozenset[str] = frozenset()   # functions the file itself defines (`create macro veil_mask_x`)
 
     @property
     def index(self) -> Written:
