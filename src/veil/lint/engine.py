@@ -25,7 +25,6 @@ from veil.lint.config import LintConfig
 from veil.lint.deep import deeply
 from veil.lint.findings import Finding, RuleInfo, Target
 from veil.lint.lineage import AnalyzedQuery, analyze
-from veil.lint.written import Written, defined_function
 from veil.lint.rules import (
     BAD_SUPPRESSION,
     BY_CODE,
@@ -42,6 +41,7 @@ from veil.lint.text import (
     position,
     suppressions,
 )
+from veil.lint.written import Written, defined_function
 from veil.policy.purposes import PURPOSE_NAME
 
 AS_WRITTEN = {"VL001", "VL901", "VL903"}   # rules that need the statement before qualify expands its stars

@@ -38,7 +38,12 @@ from sqlglot.optimizer.scope import Scope, ScopeType, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from veil.lint.catalog import BaseColumn, DerivedRelation, PolicyCatalog, RelationEntry
-from veil.lint.expand import ORIGINAL_OFFSET, clause_key, expand_statement, has_star_like
+from veil.lint.expand import (
+    ORIGINAL_OFFSET,
+    clause_key,
+    expand_statement,
+    has_star_like,
+)
 from veil.lint.written import Written
 
 MASK_PREFIX = "veil_mask_"
