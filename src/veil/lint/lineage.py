@@ -193,6 +193,7 @@ class _Tracer:
         self.qualified = True
         self.owned: dict[int, list[tuple[exp.Expression, exp.Expression, str]]] = {}
         self.uses: list[ColumnUse] = []
+        self.aliases: dict[int, dict[str, exp.Alias]] = {}
         self.seen: set[tuple[int, str, str | None, int | None, str]] = set()
 
     def index(self, statement: exp.Expression) -> None:
@@ -235,7 +236,7 @@ class _Tracer:
         source = _visible_source(scope, column.table) if column.table else None
         if source is None and not column.table:
             source = self.unique_source(scope, column.name)
-            if _refers_to_alias(scope, column):
+            if self.refers_to_alias(scope, column):
                 # an output alias (`ORDER BY e`, DuckDB's `select 1 as a, a + 1`): ORDER BY prefers the
                 # alias, every other clause the source's column when it has one
                 sourced = source is not None and self.has_column(source, column.name)
@@ -314,10 +315,24 @@ class _Tracer:
             for base in entry.columns.get(name.lower(), []):
                 self.uses.append(ColumnUse(base.entry, base.column, origin, clause, mask or base.masked_by))
 
+    def refers_to_alias(self, scope: Scope, column: exp.Column) -> bool:
+        """`_refers_to_alias`, with each SELECT's aliases gathered once (the tree no longer changes)."""
+        expression = scope.expression
+        if not isinstance(expression, exp.Select):
+            return False
+        aliases = self.aliases.get(id(expression))
+        if aliases is None:
+            aliases = self.aliases[id(expression)] = {}
+            for projection in expression.selects:
+                if isinstance(projection, exp.Alias):
+                    aliases.setdefault(projection.alias.lower(), projection)
+        projection = aliases.get(column.name.lower())
+        return projection is not None and column.find_ancestor(exp.Alias) is not projection
+
     def has_column(self, source: exp.Table | Scope, name: str) -> bool:
         if isinstance(source, exp.Table):
             entry = self.by_key.get(source.name)
-            return entry is not None and name.lower() in _columns_of(entry)
+            return entry is not None and name.lower() in _column_facts(entry)[2]
         return isinstance(source, Scope) and name.lower() in _output_names(source)
 
     def unique_source(self, scope: Scope, name: str) -> exp.Table | Scope | None:
@@ -497,8 +512,20 @@ def _compares_rows(expression: exp.Expression) -> bool:
         isinstance(expression, exp.Union) and bool(expression.args.get("distinct")))
 
 
+_COLUMNS: dict[int, tuple[Known, list[str], frozenset[str]]] = {}
+
+
 def _columns_of(entry: Known) -> list[str]:
-    return list(entry.columns)
+    """The entry's columns, computed once per entry (a policy's list is rebuilt on every access)."""
+    return _column_facts(entry)[1]
+
+
+def _column_facts(entry: Known) -> tuple[Known, list[str], frozenset[str]]:
+    found = _COLUMNS.get(id(entry))
+    if found is None or found[0] is not entry:
+        columns = list(entry.columns)
+        found = _COLUMNS[id(entry)] = (entry, columns, frozenset(columns))
+    return found
 
 
 def output_columns(statement: exp.Expression, catalog: PolicyCatalog, dialect: str) -> dict[str, list[BaseColumn]]:
