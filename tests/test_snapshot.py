@@ -134,9 +134,12 @@ def test_manifest_holds_digests_never_subject_ids(project):
     folder = _snapshot(project)
     registry = _manifest(folder)["erasure_registry"]
     assert registry["erased_subjects"] == [subject_digest(5, KEY)] and "5" not in registry["erased_subjects"]
-    with duckdb.connect() as con:   # the digest is DuckDB's sha256 of the id's text
+    with duckdb.connect() as con:   # the SQL digest of the id's text, under the subject-digest key
         register_functions(con, KEY)
-        assert con.execute("SELECT veil_hmac_sha256(CAST(5::BIGINT AS VARCHAR))").fetchone()[0] == subject_digest(5, KEY)
+        digest, pseudonym = con.execute("SELECT veil_subject_digest(5::BIGINT), veil_hmac_sha256(5::BIGINT)").fetchone()
+        assert digest == subject_digest(5, KEY)
+        # a pseudonymized dataset must not tell who asked to be erased: no digest prefix equals a pseudonym's
+        assert digest[:32] != pseudonym[:32] and pseudonym[:32] not in (folder / "manifest.json").read_text()
     text = (folder / "manifest.json").read_text()
     assert "u5@example.com" not in text and '"user_id": 5' not in text
 

@@ -39,6 +39,7 @@ from veil.access.report import build_access_report, count_data_rows
 from veil.access.write import FORMATS, default_path, report_subject, write_access_report
 from veil.audit import audit_trail
 from veil.errors import UsageError
+from veil.hmac_sql import subject_digest_key
 from veil.publish import started_detail
 from veil.relations import PhysicalRelations
 
@@ -47,7 +48,7 @@ __all__ = ["FORMATS", "audited_file_name", "build_access_report", "report_subjec
 
 
 def subject_digest(subject: str, key: bytes | None = None) -> str:
-    """How the audit trail names the subject: HMAC-SHA256 with veil's `hmac` key when
+    """How the audit trail names the subject: HMAC-SHA256 with the subject-digest key when
     there are keys (a plain hash of a numeric id is reversed by trying every id),
     else SHA-256.
 
@@ -56,8 +57,8 @@ def subject_digest(subject: str, key: bytes | None = None) -> str:
     >>> subject_digest("42", bytes(32)) != subject_digest("42")
     True
     """
-    if key is not None:
-        return hmac.new(key, subject.encode("utf-8"), hashlib.sha256).hexdigest()
+    if key is not None:   # the subject-digest key, never the pseudonym key: see veil.hmac_sql
+        return hmac.new(subject_digest_key(key), subject.encode("utf-8"), hashlib.sha256).hexdigest()
     return hashlib.sha256(subject.encode("utf-8")).hexdigest()
 
 

@@ -22,25 +22,28 @@ import duckdb
 from sqlglot import exp
 
 from veil.errors import UsageError
+from veil.hmac_sql import DIGEST_FUNCTION, subject_digest_key
 from veil.policy.loaded import Policies
 from veil.policy.relation import parse_relation
 from veil.relations import PhysicalRelations
 
-DIGEST_METHOD = "HMAC-SHA256 hex (veil's hmac key) of CAST(subject AS VARCHAR)"
+DIGEST_METHOD = "HMAC-SHA256 hex (the subject-digest key, HKDF of veil's hmac key) of CAST(subject AS VARCHAR)"
 
 
 def subject_digest(value: Any, key: bytes) -> str:
     """The digest of one subject id, as `digest_sql` computes it (for ids whose text is `str(value)`).
 
-    Keyed (HMAC-SHA256 with veil's `hmac` key): a plain hash of a numeric id is
-    reversed by trying every id, which would tell who asked to be erased.
+    Keyed (HMAC-SHA256 under the subject-digest key, derived from veil's `hmac`
+    key with its own HKDF label): a plain hash of a numeric id is reversed by
+    trying every id, and a digest under the pseudonym key itself would equal the
+    subject's pseudonym in every masked dataset, telling who asked to be erased.
     """
-    return hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(subject_digest_key(key), str(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def digest_sql(column: exp.Expression) -> exp.Expression:
-    """`veil_hmac_sha256(CAST(column AS VARCHAR))`: a subject's digest, in SQL (the plugin's keyed function)."""
-    return exp.Anonymous(this="veil_hmac_sha256", expressions=[exp.cast(column, "VARCHAR")])
+    """`veil_subject_digest(CAST(column AS VARCHAR))`: a subject's digest, in SQL (the plugin's keyed function)."""
+    return exp.Anonymous(this=DIGEST_FUNCTION, expressions=[exp.cast(column, "VARCHAR")])
 
 
 def keyed_connection(database: Path, env) -> duckdb.DuckDBPyConnection:

@@ -11,7 +11,7 @@ from veil.lint.rules.base import RawFinding, Statement, rule
 from veil.lint.written import defined_function
 
 INTERNAL_RELATIONS = {"veil_hmac_key", "veil_pending", "veil_audit_batch"}
-INTERNAL_FUNCTIONS = ("veil_hmac_sha256",)          # and veil_hmac_sha256_blob: the keyed HMAC itself
+INTERNAL_FUNCTIONS = ("veil_hmac_sha256", "veil_subject_digest")   # the keyed HMACs (_text, _blob too)
 
 
 @rule("VL903", "veil-internals")
