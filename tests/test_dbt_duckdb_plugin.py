@@ -64,3 +64,34 @@ def test_environment_wins_over_plugin_config(tmp_path, monkeypatch, no_key_env):
     with duckdb.connect() as conn:
         plugin.configure_connection(conn)
         assert conn.execute("SELECT veil_hmac_sha256('x')").fetchone()[0] == expected("x")
+
+
+def test_sql_on_a_keyed_connection_cannot_read_the_key_from_files_or_the_environment(monkeypatch, no_key_env,
+                                                                                       tmp_path):
+    key_file = tmp_path / "dev.key"
+    key_file.write_text(TEST_HEX)
+    monkeypatch.setenv("VEIL_KEY", TEST_HEX)
+    with duckdb.connect() as open_conn:   # first prove the reads work on an ordinary connection
+        assert TEST_HEX in open_conn.execute("SELECT content FROM read_text(?)", [str(key_file)]).fetchone()[0]
+        assert "PATH=" in open_conn.execute("SELECT content FROM read_text('/proc/self/environ')").fetchone()[0]
+    plugin = Plugin("veil", {})
+    with duckdb.connect() as conn:
+        plugin.configure_connection(conn)
+        for query, parameters in (("SELECT content FROM read_text(?)", [str(key_file)]),
+                                  ("SELECT content FROM read_text('/proc/self/environ')", None),
+                                  ("SELECT * FROM read_csv(?)", [str(key_file)])):
+            with pytest.raises(duckdb.Error, match="disabled"):
+                conn.execute(query, parameters).fetchall()
+        with pytest.raises(duckdb.Error):
+            conn.execute("SET enable_external_access = true")
+        assert conn.execute("SELECT veil_hmac_sha256('a@b.c')").fetchone()[0] == expected("a@b.c")
+
+
+def test_a_project_that_reads_files_can_opt_out(monkeypatch, no_key_env, tmp_path):
+    monkeypatch.setenv("VEIL_KEY", TEST_HEX)
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    plugin = Plugin("veil", {"allow_file_access": True})
+    with duckdb.connect() as conn:
+        plugin.configure_connection(conn)
+        assert conn.execute("SELECT a FROM read_csv(?)", [str(data)]).fetchall() == [(1,)]

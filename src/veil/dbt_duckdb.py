@@ -9,6 +9,7 @@ In profiles.yml::
         plugins:
           - module: veil.dbt_duckdb
             config: {key_file: .veil/dev.key}   # optional: used when VEIL_KEY(_FILE) are unset
+                                                # allow_file_access: true  lets models read files (and keys)
 
 The key comes from VEIL_KEY or VEIL_KEY_FILE (see veil.keys). Without one,
 the functions still exist and a model that uses them fails with a message
@@ -57,9 +58,15 @@ class Plugin(BasePlugin):
         self.env = state_env(project_dir.resolve(), env)
         env = self.env
         self.keyring = load_keyring(env)
+        self.allow_file_access = bool(plugin_config.get("allow_file_access", False))
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         register_functions(conn, self.keyring, self.env)
+        if self.keyring is not None and not self.allow_file_access:
+            # With keys in this process, SQL must not read them from where they came: the keyring's
+            # KEK file, VEIL_KEY_FILE, `/proc/self/environ` (VEIL_KEY). DuckDB cannot re-enable this
+            # on the connection; projects whose models read files opt out (see README "Keys").
+            conn.execute("SET enable_external_access = false")
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
         register_functions(cursor, self.keyring, self.env)
