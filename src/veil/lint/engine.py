@@ -14,8 +14,8 @@ the line or the line above) and place each finding at `line:column`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import sqlglot
 from sqlglot.errors import ParseError, SqlglotError, TokenError
@@ -49,6 +49,12 @@ UNCOMPILED = ("uncompiled dbt Jinja: compile the dbt project first (`dbt compile
               "then lint the compiled models with `veil lint --dbt`")
 
 
+class PositionMap(Protocol):
+    """Where a (line, column) of the linted text is in the file to report (`veil.lint.inputs.LineMap`)."""
+
+    def position(self, line: int, column: int) -> tuple[int, int]: ...
+
+
 @dataclass(frozen=True)
 class FileInput:
     """One thing to lint: text, the path to report, and what dbt knows about it."""
@@ -56,7 +62,7 @@ class FileInput:
     path: str
     text: str
     purpose: str | None = None                          # e.g. from dbt meta.veil.purpose
-    line_map: Callable[[int], int] | None = field(default=None, compare=False)   # compiled -> source line
+    line_map: PositionMap | None = field(default=None, compare=False)   # compiled -> source (line, column)
     source_text: str | None = None                      # the file to show in reports, if not `text`
 
 
@@ -118,9 +124,9 @@ class Linter:
             if (rule.info.code in ignored.get(line, set()) and rule.info.code not in UNSUPPRESSIBLE) \
                     or not self.config.is_enabled(rule.info.code):
                 continue
-            mapped = item.line_map(line) if item.line_map else line
+            mapped, mapped_column = item.line_map.position(line, column) if item.line_map else (line, column)
             target = Target(target.table, target.column, purpose)
-            findings.add(self._finding(rule, item.path, mapped, column if mapped == line else 1, message, target))
+            findings.add(self._finding(rule, item.path, mapped, mapped_column, message, target))
         return sorted(findings)
 
     def _raw_findings(self, item: FileInput, purpose: str | None, purpose_line: int | None

@@ -12,6 +12,7 @@ policies and their generated tests prove them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,25 +62,87 @@ def sql_files(paths: Iterable[Path], excluded: Callable[[str], bool]) -> list[Fi
 
 @dataclass(frozen=True)
 class LineMap:
-    """Map a compiled line to the unique source line with the same text, else line 1.
+    """Map a compiled (line, column) back to the model's source file.
 
-    A plain object (not a closure) so files can be linted in worker processes.
+    A compiled line whose text is a unique source line's (indentation aside)
+    maps there, its column shifted by the indentation. A line the source
+    wrote with Jinja in it (`select * from {{ ref('t') }}`) maps to the unique
+    source line whose literal text, around its `{{ }}` / `{% %}` parts, matches
+    it: a column in literal text keeps its place, one inside an expansion
+    goes to the start of the Jinja that made it. Anything else maps to the
+    model's first line. A plain object (not a closure) so files can be
+    linted in worker processes.
 
-    >>> mapper = LineMap("select\\n  a\\nfrom \\"db\\".\\"t\\"", "select\\n  a\\nfrom {{ ref('t') }}")
-    >>> mapper(2), mapper(3)
-    (2, 1)
+    >>> mapper = LineMap('select *\\nfrom "db"."t" as t, "db"."u" u',
+    ...                  "select *\\n  from {{ ref('t') }} as t, {{ ref('u') }} u")
+    >>> mapper.position(1, 8), mapper.position(2, 18), mapper.position(2, 6)
+    ((1, 8), (2, 26), (2, 8))
+    >>> mapper(2)
+    2
     """
 
     compiled: str
     source: str
 
     def __call__(self, line: int) -> int:
+        return self.position(line, 1)[0]
+
+    def position(self, line: int, column: int) -> tuple[int, int]:
         compiled_lines = self.compiled.splitlines()
         if not 1 <= line <= len(compiled_lines) or not compiled_lines[line - 1].strip():
-            return 1
-        wanted = compiled_lines[line - 1].strip()
-        candidates = [n for n, text in enumerate(self.source.splitlines(), start=1) if text.strip() == wanted]
-        return candidates[0] if len(candidates) == 1 else 1
+            return 1, 1
+        text = compiled_lines[line - 1]
+        wanted = text.strip()
+        source_lines = self.source.splitlines()
+        same = [n for n, source in enumerate(source_lines, start=1) if source.strip() == wanted]
+        if len(same) == 1:
+            source = source_lines[same[0] - 1]
+            shifted = column - _indent(text) + _indent(source)
+            return same[0], max(1, shifted)
+        if same:
+            return 1, 1
+        templated = [(n, found) for n, source in enumerate(source_lines, start=1)
+                     if JINJA_PART.search(source) and (found := _match_templated(source.strip(), wanted))]
+        if len(templated) != 1:
+            return 1, 1
+        number, mapping = templated[0]
+        return number, mapping(column - _indent(text)) + _indent(source_lines[number - 1])
+
+
+JINJA_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _match_templated(source: str, compiled: str) -> Callable[[int], int] | None:
+    """A column mapping when `compiled` is `source` with its Jinja parts rendered, else None."""
+    literals, jinja_starts, position = [], [], 0
+    for part in JINJA_PART.finditer(source):
+        literals.append((position, source[position:part.start()]))
+        jinja_starts.append(part.start())
+        position = part.end()
+    literals.append((position, source[position:]))
+    if not any(text.strip() for _, text in literals):
+        return None   # a line of Jinja alone (`{{ config(...) }}`, `{% for %}`) would match anything
+    pattern = "(.*?)".join(f"({re.escape(text)})" for _, text in literals)
+    found = re.fullmatch(pattern, compiled)
+    if found is None:
+        return None
+
+    def mapping(column: int) -> int:
+        offset = column - 1
+        for index, (source_start, _) in enumerate(literals):
+            group = 2 * index + 1
+            if found.start(group) <= offset < found.end(group) or (
+                    found.start(group) == found.end(group) == offset):
+                return source_start + offset - found.start(group) + 1
+            if index < len(jinja_starts) and found.start(group + 1) <= offset < found.end(group + 1):
+                return jinja_starts[index] + 1
+        return 1
+
+    return mapping
 
 
 def _purpose(node: dict) -> str | None:

@@ -13,6 +13,15 @@ from veil.lint.findings import Severity
 from veil.lint.formatters import format_result
 from veil.lint.inputs import MANIFEST, dbt_models, sql_files
 from veil.lint.run import make_linter, run_lint
+from veil.project import Project
+
+
+def _has_manifest(project_dir: Path) -> bool:
+    """Whether dbt has written a manifest, wherever the project's `target-path` puts it."""
+    try:
+        return (Project.load(project_dir).target_dir / "manifest.json").is_file()
+    except UsageError:
+        return (project_dir / MANIFEST).is_file()
 
 
 def lint_main(paths: tuple[Path, ...], project_dir: Path, *, purpose: str | None = None, dialect: str | None = None,
@@ -26,7 +35,7 @@ def lint_main(paths: tuple[Path, ...], project_dir: Path, *, purpose: str | None
     if purpose and not linter.knows_purpose(purpose):
         raise UsageError(f"--purpose {purpose!r} is not declared in policies/veil.yml")
     if dbt_mode is None:
-        dbt_mode = not paths and (project_dir / MANIFEST).is_file()
+        dbt_mode = not paths and _has_manifest(project_dir)
     inputs = sql_files(paths, config.is_excluded)
     if dbt_mode:
         models, uncompiled = dbt_models(project_dir, config.is_excluded)

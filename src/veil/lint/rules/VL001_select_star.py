@@ -88,7 +88,7 @@ class _Explicit:
 
     def reads_explicit(self, scope: Scope, alias: str | None) -> bool:
         """A star over these sources hides nothing: every one is a CTE or derived table with named columns."""
-        sources = [scope.sources.get(alias)] if alias else list(scope.sources.values())
+        sources = [scope.sources.get(alias)] if alias else [s for _, s in scope.selected_sources.values()]
         return bool(sources) and all(isinstance(s, Scope) and self.scope(s) for s in sources)
 
 
