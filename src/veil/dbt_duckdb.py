@@ -27,7 +27,8 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from veil.duckdb_functions import register_functions
-from veil.project import state_env
+from veil.errors import VeilError
+from veil.project import Project, state_env
 from veil.keyring import KEYRING_ENV, load_keyring
 from veil.keys import KEY_ENV, KEY_FILE_ENV
 
@@ -59,6 +60,7 @@ class Plugin(BasePlugin):
         env = self.env
         self.keyring = load_keyring(env)
         self.allow_file_access = bool(plugin_config.get("allow_file_access", False))
+        self.seed_dirs = _seed_dirs(project_dir.resolve(), env)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         register_functions(conn, self.keyring, self.env)
@@ -66,7 +68,24 @@ class Plugin(BasePlugin):
             # With keys in this process, SQL must not read them from where they came: the keyring's
             # KEK file, VEIL_KEY_FILE, `/proc/self/environ` (VEIL_KEY). DuckDB cannot re-enable this
             # on the connection; projects whose models read files opt out (see README "Keys").
+            if self.seed_dirs:   # `dbt seed` COPYs each seed's CSV: those folders stay readable
+                conn.execute("SET allowed_directories = ?", [self.seed_dirs])
             conn.execute("SET enable_external_access = false")
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
         register_functions(cursor, self.keyring, self.env)
+
+
+def _seed_dirs(project_dir: Path, env: dict[str, str]) -> list[str]:
+    """The project's seed folders (dbt_project.yml `seed-paths`), absolute, never veil's state folder."""
+    try:
+        settings = Project.load(project_dir, env).dbt_project
+    except VeilError:
+        return []
+    state = (project_dir / ".veil").resolve()
+    folders = []
+    for folder in settings.get("seed-paths") or ["seeds"]:
+        path = (project_dir / str(folder)).resolve()
+        if path != state and state not in path.parents and path not in state.parents:
+            folders.append(str(path) + os.sep)
+    return folders
