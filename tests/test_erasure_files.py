@@ -26,7 +26,7 @@ import veil.snapshot.erase
 from helpers import FIXTURES, REPO
 from veil.access import run_access
 from veil.access.paths import temp_pattern
-from veil.audit.trail import AuditTrail
+from veil.audit.trail import AuditTrail, audit_trail
 from veil.compile.plan import plan_project
 from veil.erasure.files import (TEMP_FILES, access_exports, erase_access_exports, erase_snapshot,
                                 remove_stale_temp_files, snapshot_versions, stale_temp_files)
@@ -79,7 +79,7 @@ def warehouse(tmp_path):
             _create(con, name, columns, rows)
     env = {"VEIL_AUDIT_DB": str(tmp_path / "audit.duckdb"), "VEIL_KEY": KEY.hex()}
     return {"root": tmp_path, "plan": plan_project(load_policies(tmp_path)), "database": database, "env": env,
-            "trail": AuditTrail(Path(env["VEIL_AUDIT_DB"]))}
+            "trail": audit_trail(env)}     # MACed with env's key, like the snapshots' own records
 
 
 @pytest.fixture

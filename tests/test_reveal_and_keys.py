@@ -8,8 +8,8 @@ import stat
 import duckdb
 import pytest
 from click.testing import CliRunner
-
 from helpers import REPO
+
 from veil.audit.trail import AuditTrail
 from veil.cli import main
 from veil.crypto.field import seal
@@ -43,6 +43,16 @@ def audit(project):
     return AuditTrail(project / "audit.duckdb").records(kind="reveal")
 
 
+def source_holding(project, *cards):
+    """A warehouse whose raw.payments (the payments policy's relation) holds `cards`: what reveal confirms against."""
+    path = project / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        con.execute("CREATE OR REPLACE TABLE raw.payments (payment_id BIGINT, user_id BIGINT, card_number VARCHAR)")
+        con.executemany("INSERT INTO raw.payments VALUES (?, ?, ?)", [[i, i, c] for i, c in enumerate(cards, 1)])
+    return str(path)
+
+
 def test_keys_init_makes_private_files_without_plaintext_keys(project):
     ring_file = project / ".veil/keyring.json"
     assert stat.S_IMODE(ring_file.stat().st_mode) == 0o600
@@ -57,7 +67,7 @@ def test_keys_init_makes_private_files_without_plaintext_keys(project):
 def test_support_reveals_an_analyst_fpe_token(project):
     token = FormatPreservingCipher(load_keyring().primary("fpe").material).encrypt(CARD, keep_last=4, luhn="invalid")
     result = invoke("reveal", "--audience", "support", "--table", "payments", "--column", "card_number",
-                    "--reason", "ticket 4711", token)
+                    "--reason", "ticket 4711", "--database", source_holding(project, CARD), token)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == CARD
     record = audit(project)[-1]
@@ -71,7 +81,7 @@ def test_support_reveals_an_ml_vault_token(project):
     token = vault.tokenize([CARD], keep_last=4, luhn="invalid")[0]
     vault.close()
     result = invoke("reveal", "--audience", "support", "--table", "payments", "--column", "card_number",
-                    "--reason", "chargeback", token)
+                    "--reason", "chargeback", "--database", source_holding(project, CARD), token)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == CARD
 

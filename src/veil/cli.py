@@ -242,14 +242,14 @@ def keys_init_command(keyring_path: Path | None, project_dir: Path) -> None:
     Example:
       veil keys init && export VEIL_KEYRING=$PWD/.veil/keyring.json
     """
-    from veil.keyring import init_keyring
+    from veil.keyring import KEY_NAMES, init_keyring
 
     path = _keyring_path(keyring_path, project_dir)
     if path.exists():
         click.echo(f"kept existing keyring {path}")
         return
     init_keyring(path)
-    click.echo(f"created keyring {path} (keys: hmac, fpe, vault, encrypt; each wrapped by {path.parent}/master.key)\n"
+    click.echo(f"created keyring {path} (keys: {', '.join(KEY_NAMES)}; each wrapped by {path.parent}/master.key)\n"
                f"use it with: export VEIL_KEYRING={path.resolve()}")
 
 
@@ -354,22 +354,100 @@ def _progress_bar(systems):
 
 @main.group("audit")
 def audit_group() -> None:
-    """Inspect the audit trail: verify its hash chain, report erasures, check deadlines."""
+    """Inspect the audit trail: verify its MAC chain, anchor its head, report erasures, check deadlines."""
+
+
+def _audit_trail(project_dir: Path):
+    """The project's trail, and a note when VEIL_AUDIT_DB puts it elsewhere than <project>/.veil/."""
+    project = _project(project_dir)
+    trail = project.trail()
+    default = project.state_dir / "audit.duckdb"
+    if trail.path != default:
+        click.echo(f"note: the audit trail is {trail.path} (VEIL_AUDIT_DB), not the project's {default}", err=True)
+    return trail
+
+
+def _read_anchor(path: Path):
+    from veil.audit.trail import Anchor
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the anchor {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return Anchor.from_json(text, source=f"anchor {path}")
 
 
 @audit_group.command("verify")
+@click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An anchor from `veil audit anchor`: also fail on any truncation, rewrite or loss since it.")
 @PROJECT_DIR
 @reports_errors
-def audit_verify_command(project_dir: Path) -> None:
-    """Exit 0 when the hash chain is intact; 1 naming the first changed, removed or reordered record,
-    or when there is no trail at all.
+def audit_verify_command(anchor_path: Path | None, project_dir: Path) -> None:
+    """Exit 0 when every record's MAC checks out; 1 naming the first changed, removed, reordered or
+    unMACed record, when there is no trail, or when it does not match --anchor; 2 without the keyring.
 
     \b
     Example:
       veil audit verify --project-dir my_dbt_project
+      veil audit verify --anchor anchors/audit-2026-11-28.json
     """
-    trail = _project(project_dir).trail()
-    click.echo(f"audit trail {trail.path}: {trail.verify()} records, chain intact")
+    anchor = _read_anchor(anchor_path) if anchor_path is not None else None
+    trail = _audit_trail(project_dir)
+    checked = trail.verification(anchor)
+    line = f"audit trail {trail.path}: {checked.records} records, chain intact (MACs under {', '.join(checked.key_ids)})"
+    if checked.unkeyed:
+        line += (f"; records 1-{checked.unkeyed} were written without a MAC and are vouched for only as sealed by "
+                 f"record {checked.unkeyed + 1} ({checked.sealed_at})")
+    if anchor is not None:
+        line += f"; matches the anchor of record {anchor.sequence} ({anchor.time})"
+    click.echo(line)
+
+
+@audit_group.command("anchor")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the anchor to FILE instead of stdout.")
+@PROJECT_DIR
+@reports_errors
+def audit_anchor_command(output: Path | None, project_dir: Path) -> None:
+    """Print a signed head of the verified trail (sequence, head MAC, time) to keep off the machine.
+
+    \b
+    Exit 1 when the trail does not verify, 2 without the keyring.
+    Example:
+      veil audit anchor --output anchor.json && aws s3 cp anchor.json s3://audit-anchors/$(date +%F).json
+    """
+    trail = _audit_trail(project_dir)
+    anchor = trail.anchor()
+    if output is None:
+        click.echo(anchor.to_json(), nl=False)
+        return
+    temp = output.with_name(f".{output.name}.tmp")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(anchor.to_json(), encoding="utf-8")
+        temp.replace(output)
+    except OSError as exc:
+        raise UsageError(f"cannot write the anchor {output}: {exc.strerror or exc}") from None
+    click.echo(f"anchored {trail.path} at record {anchor.sequence} ({anchor.time}) in {output}")
+
+
+@audit_group.command("seal")
+@PROJECT_DIR
+@reports_errors
+def audit_seal_command(project_dir: Path) -> None:
+    """Append a MACed record sealing the unMACed records at the end of the trail (from an older veil).
+
+    \b
+    Example:
+      veil keys rotate audit && veil audit seal     # a keyring made before the audit key
+    """
+    trail = _audit_trail(project_dir)
+    record = trail.seal()
+    if record is None:
+        click.echo(f"audit trail {trail.path}: nothing to seal (its last record is MACed)")
+        return
+    click.echo(f"audit trail {trail.path}: sealed records {record.details['unkeyed_from']}-"
+               f"{record.details['unkeyed_to']} with record {record.seq} ({record.key_id})")
 
 
 def _requests(project_dir: Path, database: Path | None):
@@ -502,20 +580,26 @@ def access_command(subject: str, fmt: str, out: Path | None, project_dir: Path, 
 @click.option("--column", required=True, help="The column the values come from.")
 @click.option("--reason", required=True, help="Why the originals are needed (audited).")
 @PROJECT_DIR
+@DATABASE
 @reports_errors
 def reveal_command(values: tuple[str, ...], audience: str, table: str, column: str, reason: str,
-                   project_dir: Path) -> None:
-    """Print the originals of tokens or ciphertexts, for an authorized audience; every call is audited.
+                   project_dir: Path, database: Path | None) -> None:
+    """Print the originals of tokens or ciphertexts veil issued for a column, for an authorized audience.
 
     \b
-    Exit 1 (and an audited refusal) when the audience may not reveal the column.
+    Only what can be proven is revealed: a veil1: ciphertext that opens for the column, or a
+    vault or FF1 token whose original the table's relation in the warehouse still holds.
+    All or nothing: exit 1 (an audited refusal, nothing printed) when the audience may not
+    reveal the column or any value is unprovable (a guess, an erased subject's token);
+    exit 2 (audited failure) for a busy or missing warehouse, bad keys or bad input.
     Example:
       veil reveal --audience support --table payments --column card_number \\
         --reason "ticket 4711: customer disputes a charge" 4929-1234-5678-9012
     """
     from veil.reveal import RevealRequest, reveal
 
-    project = _project(project_dir)
-    for original in reveal(project.policies, project.keyring(), RevealRequest(audience, table, column, values, reason),
-                           project.env):
+    project = _project(project_dir, database)
+    originals = reveal(project.policies, project.keyring, RevealRequest(audience, table, column, values, reason),
+                       project.env, warehouse=lambda: project.warehouse(read_only=True))
+    for original in originals:
         click.echo(original)

@@ -136,10 +136,10 @@ class Project:
         return load_keyring(self.env)
 
     def trail(self):
-        """The project's audit trail (created on first write)."""
+        """The project's audit trail (created on first write), MACed with the project's keyring."""
         from veil.audit.trail import AuditTrail
 
-        return AuditTrail(self.audit_path)
+        return AuditTrail(self.audit_path, keyring=self.keyring, env=self.env, project=self.root)
 
     # -- dbt
 

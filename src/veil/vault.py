@@ -232,6 +232,24 @@ class Vault:
             raise DecryptionError(f"token {token!r} is not in the vault {self.path}")
         return unseal(self.keyring.by_id, row[1], f"vault:{row[0]}")
 
+    def lookup(self, token: str, keep_last: int, luhn: str) -> str | None:
+        """The original of a token the vault issued with these options; None when it holds no such token.
+
+        A token made with other options (another column's `tokenize` rule) is None too: its entry's
+        fingerprint is not the original's under `keep_last` and `luhn`. A sealed original that does not
+        open is a DecryptionError (an altered vault or a missing key version), never None.
+        """
+        with self._lock:
+            rows = self._connection().execute("SELECT fingerprint, sealed FROM tokens WHERE token = ?",
+                                              [token]).fetchall()
+        if not rows:
+            return None
+        fingerprint, sealed = rows[0]
+        original = unseal(self.keyring.by_id, sealed, f"vault:{fingerprint}")
+        if not hmac.compare_digest(self.fingerprint(original, keep_last, luhn), fingerprint):
+            return None
+        return original
+
     def reencrypt(self, batch_size: int = 10_000) -> int:
         """Re-seal entries to the primary `vault` key, a committed batch at a time (resumable)."""
         key = self.keyring.primary("vault")

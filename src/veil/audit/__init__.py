@@ -1,5 +1,16 @@
-"""The audit trail: append-only, hash-chained records in their own DuckDB file."""
+"""The audit trail: append-only records chained by a MAC under the keyring's audit key, in their own DuckDB file."""
 
-from veil.audit.trail import AUDIT_DB_ENV, AuditChainError, AuditRecord, AuditTrail, actor, audit_trail, digest
+from veil.audit.trail import (
+    AUDIT_DB_ENV,
+    Anchor,
+    AuditChainError,
+    AuditRecord,
+    AuditTrail,
+    Verification,
+    actor,
+    audit_trail,
+    digest,
+)
 
-__all__ = ["AUDIT_DB_ENV", "AuditChainError", "AuditRecord", "AuditTrail", "actor", "audit_trail", "digest"]
+__all__ = ["AUDIT_DB_ENV", "Anchor", "AuditChainError", "AuditRecord", "AuditTrail", "Verification", "actor",
+           "audit_trail", "digest"]

@@ -7,7 +7,11 @@ from pathlib import Path
 from veil.compile.checks import check_plan
 from veil.compile.naming import CONSENT_MODEL, MACROS_DIR, MODELS_DIR, model_path
 from veil.compile.plan import ProjectPlan, plan_project
-from veil.compile.render_consent import render_consent_macros, render_consent_model, render_consent_yml
+from veil.compile.render_consent import (
+    render_consent_macros,
+    render_consent_model,
+    render_consent_yml,
+)
 from veil.compile.render_macros import render_macros
 from veil.compile.render_model import render_model
 from veil.compile.render_retention import render_retention_macros

@@ -18,8 +18,19 @@ from __future__ import annotations
 from sqlglot import exp
 
 from veil.compile import sql
-from veil.compile.jinja_text import switch
-from veil.compile.naming import CONSENT_FILTER_MACRO, CONSENT_MODEL, SQL_HEADER, YAML_HEADER
+from veil.compile.jinja_text import (
+    literal,
+    literal_tree,
+    properties_yml,
+    sql_comment,
+    switch,
+)
+from veil.compile.naming import (
+    CONSENT_FILTER_MACRO,
+    CONSENT_MODEL,
+    SQL_HEADER,
+    YAML_HEADER,
+)
 from veil.compile.render_macros import DIALECT_BODIES, dispatching_macro
 from veil.policy.loaded import Policies
 from veil.policy.models import ConsentMode
@@ -68,10 +79,11 @@ def build_consent_model(policies: Policies) -> exp.Select:
 
 def render_consent_model(policies: Policies, dialect: str = "duckdb") -> str:
     """`models/veil/veil_consent_current.sql`."""
+    relation = parse_relation(policies.project.consent.relation)
     return "\n".join([
         SQL_HEADER,
-        f"-- current consent per (subject, purpose) from {policies.project.consent.relation}: "
-        "latest decision wins, a tie between a grant and a denial denies",
+        "-- " + sql_comment(f"current consent per (subject, purpose) from {relation}: "
+                            "latest decision wins, a tie between a grant and a denial denies"),
         "{{ config(materialized='table') }}",
         "",
         build_consent_model(policies).sql(dialect=dialect, pretty=True),
@@ -80,25 +92,24 @@ def render_consent_model(policies: Policies, dialect: str = "duckdb") -> str:
 
 
 def render_consent_yml(policies: Policies) -> str:
-    import yaml
-
     spec = policies.project.consent
+    relation = str(parse_relation(spec.relation))
     entry = {
         "name": CONSENT_MODEL,
-        "description": (f"Current consent state. Grain: one row per subject and purpose recorded in "
-                        f"{spec.relation}. The latest decision wins; a tie between a grant and a denial "
-                        "denies; NULL granted counts as a denial; records without subject, purpose or "
-                        "time are ignored."),
-        "config": {"meta": {"veil": {"consent_relation": spec.relation}}},
+        "description": literal(f"Current consent state. Grain: one row per subject and purpose recorded in "
+                               f"{relation}. The latest decision wins; a tie between a grant and a denial "
+                               "denies; NULL granted counts as a denial; records without subject, purpose or "
+                               "time are ignored."),
+        "config": {"meta": {"veil": literal_tree({"consent_relation": relation})}},
         "columns": [
-            {"name": SUBJECT, "description": f"The data subject ({spec.subject}).", "data_tests": ["not_null"]},
+            {"name": SUBJECT, "description": literal(f"The data subject ({spec.subject})."),
+             "data_tests": ["not_null"]},
             {"name": PURPOSE, "description": "The purpose decided on, as recorded.", "data_tests": ["not_null"]},
             {"name": GRANTED, "description": "The current state: true when granted.", "data_tests": ["not_null"]},
             {"name": RECORDED_AT, "description": "When the current decision was recorded."},
         ],
     }
-    body = yaml.safe_dump({"version": 2, "models": [entry]}, sort_keys=False, allow_unicode=True, width=100)
-    return f"{YAML_HEADER}\n{body}"
+    return f"{YAML_HEADER}\n{properties_yml({'version': 2, 'models': [entry]})}"
 
 
 def _effective(purpose: str) -> exp.Select:

@@ -72,7 +72,7 @@ def render_erasure_macros(policies: Policies) -> str | None:
     ).where(exp.EQ(this=registry, expression=subject))
     predicate = exp.Not(this=exp.Exists(this=lookup))
     bodies = per_dialect(predicate)
-    doc = (f"True for rows whose subject is not in the erasure registry {erasure.relation}. "
+    doc = (f"True for rows whose subject is not in the erasure registry {parse_relation(erasure.relation)}. "
            "Usage: where {{ veil_erasure_filter('u.user_id') }}")
     return "\n\n".join([SQL_HEADER, dispatching_macro(ERASURE_FILTER_MACRO, "subject_column", bodies, doc)]) + "\n"
 

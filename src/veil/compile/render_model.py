@@ -28,6 +28,7 @@ from collections.abc import Collection
 from sqlglot import exp
 
 from veil.compile import sql
+from veil.compile.jinja_text import sql_comment
 from veil.compile.naming import (
     CONSENT_FILTER_MACRO,
     ERASURE_FILTER_MACRO,
@@ -187,8 +188,8 @@ def render_model(model: ModelPlan, policies: Policies, dialect: str = "duckdb") 
     """The full text of `models/veil/<audience>/<audience>__<table>.sql`."""
     lines = [
         SQL_HEADER,
-        f"-- audience {model.audience} (purpose {model.purpose}) over {model.table.relation}; "
-        f"policy {model.table.path}",
+        "-- " + sql_comment(f"audience {model.audience} (purpose {model.purpose}) over {model.table.relation}; "
+                            f"policy {model.table.path}"),
         "{{ config(materialized='table') }}",
         "",
         build_model_query(model, policies, dialect).sql(dialect=dialect, pretty=True),

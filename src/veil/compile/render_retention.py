@@ -16,8 +16,13 @@ from sqlglot import exp
 
 from veil.compile import sql
 from veil.compile.jinja_text import switch
-from veil.compile.naming import (CLOCK_MACRO, CLOCK_VAR, RETENTION_FILTER_MACRO, SQL_HEADER,
-                                 WITHIN_DAYS_MACRO)
+from veil.compile.naming import (
+    CLOCK_MACRO,
+    CLOCK_VAR,
+    RETENTION_FILTER_MACRO,
+    SQL_HEADER,
+    WITHIN_DAYS_MACRO,
+)
 from veil.compile.render_macros import dispatching_macro, per_dialect
 from veil.policy.loaded import Policies
 

@@ -3,20 +3,23 @@
 `meta.veil` on the model says which audience, purpose and policy it serves
 (`veil lint` reads the purpose from it); `meta.veil` on each column says how
 the column was handled and why.
+
+dbt renders descriptions and `meta` as Jinja, so both pass through
+`jinja_text.literal`: a description reaches the manifest as written.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from veil.compile.jinja_text import literal, literal_tree, properties_yml
 from veil.compile.naming import YAML_HEADER
 from veil.compile.plan import Action, ColumnDecision, ModelPlan
 from veil.compile.render_model import column_expiry_days
 from veil.policy.loaded import Policies
 from veil.policy.models import Classification, ConsentMode
 from veil.policy.purposes import lineage
+from veil.policy.relation import parse_relation
 from veil.strategies import get_strategy
 
 
@@ -36,12 +39,13 @@ def _subject_tests(model: ModelPlan, policies: Policies) -> list[dict[str, Any]]
     tests: list[dict[str, Any]] = []
     if project.erasure:
         tests.append({"veil_not_erased": {"arguments": {
-            "erasure_relation": project.erasure.relation, "erasure_subject": project.erasure.subject}}})
+            "erasure_relation": str(parse_relation(project.erasure.relation)),
+            "erasure_subject": project.erasure.subject}}})
     mode = project.consent_mode(model.purpose)
     if project.consent and mode is not ConsentMode.NONE:
         spec = project.consent
         tests.append({"veil_consented": {"arguments": {
-            "consent_relation": spec.relation, "consent_subject": spec.subject,
+            "consent_relation": str(parse_relation(spec.relation)), "consent_subject": spec.subject,
             "consent_purpose": spec.purpose, "consent_granted": spec.granted,
             "consent_recorded_at": spec.recorded_at, "purposes": lineage(model.purpose), "mode": mode.value}}})
     return tests
@@ -79,8 +83,8 @@ def _column_entry(decision: ColumnDecision, model: ModelPlan, policies: Policies
         description += f" NULL once the row is older than {expiry} days (the row is kept)."
     entry: dict[str, Any] = {
         "name": decision.name,
-        "description": description,
-        "config": {"meta": {"veil": meta}},
+        "description": literal(description),
+        "config": {"meta": {"veil": literal_tree(meta)}},
     }
     subject = model.table.policy.subject_column
     is_subject = subject is not None and decision.name.lower() == subject.lower()
@@ -114,19 +118,18 @@ def render_model_yml(model: ModelPlan, policies: Policies) -> str:
     )
     entry: dict[str, Any] = {
         "name": model.name,
-        "description": description,
-        "config": {"meta": {"veil": {
+        "description": literal(description),
+        "config": {"meta": {"veil": literal_tree({
             "audience": model.audience,
             "purpose": model.purpose,
             "table": table.name,
             "relation": str(table.relation),
             "policy": table.path,
             "dropped_columns": [d.name for d in model.dropped],
-        }}},
+        })}},
     }
     tests = _model_tests(model) + _retention_test(model, policies)
     if tests:
         entry["data_tests"] = tests
     entry["columns"] = [_column_entry(d, model, policies) for d in model.kept]
-    body = yaml.safe_dump({"version": 2, "models": [entry]}, sort_keys=False, allow_unicode=True, width=100)
-    return f"{YAML_HEADER}\n{body}"
+    return f"{YAML_HEADER}\n{properties_yml({'version': 2, 'models': [entry]})}"

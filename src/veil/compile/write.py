@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from veil.compile.naming import GENERATED_DIRS, HEADER
+from veil.errors import CompileError, Problem
 
 
 @dataclass
@@ -65,7 +66,18 @@ def _is_generated(path: Path) -> bool:
 
 
 def sync_files(project_dir: Path, files: dict[str, str], check: bool = False) -> WriteReport:
-    """Make the generated folders hold exactly `files`; with check, only compare."""
+    """Make the generated folders hold exactly `files`; with check, only compare.
+
+    Every file is checked to be writable text before the first one is written.
+    """
+    unwritable = []
+    for relative, text in files.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            unwritable.append(Problem(relative, None, None, f"cannot be written as UTF-8: {exc.reason}"))
+    if unwritable:
+        raise CompileError(unwritable)
     report = WriteReport()
     existing = _existing(project_dir)
     for relative in sorted(files):

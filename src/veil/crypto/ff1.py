@@ -12,7 +12,8 @@ AES CBC-MAC, so a value costs ten short MACs.
 
 Why it is fast enough for a warehouse column: the first CBC-MAC block P
 depends only on (radix, length, tweak length), so its encryption E(P) is
-cached; a 16-digit value with an empty tweak then costs one AES block per
+cached; a 16-digit value with an empty tweak, or a tweak of up to 11 bytes
+(`fpe` tweaks a card with its 4 clear digits), then costs one AES block per
 round. Digit strings become Python ints once on the way in and once on the
 way out; the rounds work on ints.
 """

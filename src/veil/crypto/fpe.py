@@ -3,8 +3,22 @@
 Digits are the characters 0-9; any other character that is not alphanumeric
 (space, dash, dot, parentheses...) is a separator and stays where it is. A
 value with a letter, or any alphanumeric that is not 0-9, is malformed and
-gives None. The tweak is empty, so a value gets the same token in every
-table and joins on the token keep working.
+gives None.
+
+The FF1 tweak is the `keep_last` digits kept in clear (their ASCII bytes;
+empty when nothing is kept), as SP 800-38G intends for the part of a value
+that is not encrypted: two cards that share their first 12 digits and differ
+in the last 4 then get unrelated token prefixes, instead of identical ones
+that tell whoever sees the tokens that the cards share their leading digits.
+The token still depends on the value and the key alone, so a value gets the
+same token in every table and joins on the token keep working. The clear
+digits are still in the token, so `decrypt` finds the tweak again.
+
+>>> cipher = FormatPreservingCipher(bytes(32))
+>>> a = cipher.encrypt("4111111111111111", keep_last=4)
+>>> b = cipher.encrypt("4111111111112222", keep_last=4)
+>>> a[:12] != b[:12], cipher.decrypt(b, keep_last=4)
+(True, '4111111111112222')
 
 >>> cipher = FormatPreservingCipher(bytes(32))
 >>> token = cipher.encrypt("4111-1111-1111-1111", keep_last=4, luhn="invalid")
@@ -66,7 +80,7 @@ def is_luhn_valid(digits: str) -> bool:
 
 
 class FormatPreservingCipher:
-    """FF1-AES (radix 10, empty tweak) over the digits of formatted values.
+    """FF1-AES (radix 10; tweak: the digits kept in clear) over the digits of formatted values.
 
     `key` is an AES key: 16, 24 or 32 bytes. Like FF1, one object is for one
     thread at a time.
@@ -118,7 +132,8 @@ class FormatPreservingCipher:
             return None
         kept = digits[free:]
         part = digits[:encrypted_count]
-        new_part = self._ff1.encrypt(part) if encrypting else self._ff1.decrypt(part)
+        tweak = kept.encode("ascii")   # b"" without keep_last: the tokens of before tweaks existed
+        new_part = self._ff1.encrypt(part, tweak) if encrypting else self._ff1.decrypt(part, tweak)
         if computed:
             new_part += _luhn_digit(digits, new_part, kept, _LUHN_SHIFT[luhn], encrypting=encrypting)
         new_digits = new_part + kept

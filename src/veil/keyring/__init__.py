@@ -1,9 +1,10 @@
 """Key management: named, versioned data keys wrapped by a KMS.
 
-veil uses four named keys (`KEY_NAMES`): "hmac" for pseudonyms, "fpe" for
-format-preserving encryption, "vault" for tokens and "encrypt" for reversible
-encryption. Each has versions; the primary one writes new data, and a key id
-such as "encrypt:v2" stored beside the data finds the version that reads it.
+veil uses five named keys (`KEY_NAMES`): "hmac" for pseudonyms, "fpe" for
+format-preserving encryption, "vault" for tokens, "encrypt" for reversible
+encryption and "audit" for the audit trail's MACs (`veil.audit.trail`).
+Each has versions; the primary one writes new data, and a key id such as
+"encrypt:v2" stored beside the data finds the version that reads it.
 
 The keys live in a keyring file (format in `veil.keyring.store`) that holds
 them only wrapped by a key-encryption key: a local file for development

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from veil.errors import KeyConfigError
 from veil.keys import KEY_BYTES
 
-KEY_NAMES = ("hmac", "fpe", "vault", "encrypt")
+KEY_NAMES = ("hmac", "fpe", "vault", "encrypt", "audit")
 """The named keys veil uses."""
 
 _KEY_ID = re.compile(r"([a-z][a-z0-9_]*):v([1-9][0-9]*)")

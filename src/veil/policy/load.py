@@ -13,6 +13,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from veil.errors import PolicyError, Problem
+from veil.policy.limits import (
+    MAX_FILE_BYTES,
+    MAX_KEY,
+    MAX_MESSAGE,
+    clip,
+    echo,
+    printable,
+)
 from veil.policy.loaded import LoadedTable, Policies
 from veil.policy.models import ProjectPolicy, TablePolicy
 from veil.policy.normalize import normalize_table
@@ -25,10 +33,12 @@ TABLES_DIR = "tables"
 
 
 def _display(path: Path, project_dir: Path) -> str:
+    """The path as messages and generated files show it: relative, one printable line."""
     try:
-        return str(path.relative_to(project_dir))
+        shown = str(path.relative_to(project_dir))
     except ValueError:
-        return str(path)
+        shown = str(path)
+    return printable(shown)
 
 
 def _fields_of(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -55,12 +65,12 @@ def _message(error: dict[str, Any], model: type[BaseModel]) -> str:
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[-1]), _fields_of(model, loc), n=1)
         suffix = f"; did you mean {hint[0]!r}?" if hint else ""
-        return f"unknown key {loc[-1]!r}{suffix}"
+        return f"unknown key {echo(loc[-1])}{suffix}"
     if kind == "missing":
-        return f"missing required key {loc[-1]!r}"
+        return f"missing required key {echo(loc[-1])}"
     message = error["msg"].removeprefix("Value error, ")
     if kind in {"enum", "literal_error"}:
-        return f"{message}, got {error['input']!r}"
+        return f"{message}, got {echo(error['input'])}"
     return message
 
 
@@ -74,17 +84,54 @@ def _shape(doc: Any, model: type[BaseModel], path: str) -> tuple[Any, list[Probl
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-"))))
             problems.append(Problem(path, line_of(doc, loc), format_loc(loc) or None, _message(error, model)))
         return None, problems
 
 
-def _read(path: Path, display: str) -> Any:
+def _decode(data: bytes, display: str) -> str:
+    """UTF-8 text, or a PolicyError at the line of the first byte that is not (or of a NUL)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError([Problem(display, None, None, f"cannot read: {exc}")]) from None
-    return load_yaml_text(text, display)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PolicyError([Problem(display, line, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x}): "
+                                   "a binary file, or text in another encoding; save it as UTF-8")]) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise PolicyError([Problem(display, text.count("\n", 0, nul) + 1, None,
+                                   "not text: a NUL byte (a binary file?)")])
+    return text
+
+
+def _read(path: Path, display: str) -> Any:
+    """The located document of a policy file; a PolicyError when it is not a readable, non-empty policy."""
+    def refuse(message: str, line: int | None = None) -> PolicyError:
+        return PolicyError([Problem(display, line, None, message)])
+
+    if not path.is_file():
+        raise refuse("not a regular file")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read: {clip(str(exc), MAX_MESSAGE)}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise refuse(f"too large for a policy file (more than {MAX_FILE_BYTES // 1024} KiB)")
+    doc = load_yaml_text(_decode(data, display), display)
+    if doc is None:
+        raise refuse("the file holds no policy (it is empty or only comments); "
+                     "write its keys, or delete the file", 1)
+    return doc
+
+
+def _bounded(problem: Problem) -> Problem:
+    """The problem on one printable line, its key and message cut to a readable length."""
+    key = clip(printable(problem.key), MAX_KEY) if problem.key else problem.key
+    message = clip(printable(problem.message), MAX_MESSAGE)
+    if key == problem.key and message == problem.message:
+        return problem
+    return Problem(problem.path, problem.line, key, message)
 
 
 def load_policies(project_dir: str | Path = ".") -> Policies:
@@ -102,14 +149,25 @@ def load_policies(project_dir: str | Path = ".") -> Policies:
     problems: list[Problem] = []
 
     def collect(path: Path) -> Any:
+        display = _display(path, project_dir)
         try:
-            return _read(path, _display(path, project_dir))
+            return _read(path, display)
         except PolicyError as exc:
             problems.extend(exc.problems)
-            return None
+        except RecursionError:
+            problems.append(Problem(display, None, None, "too deeply nested to load"))
+        except MemoryError:
+            problems.append(Problem(display, None, None, "too large to load"))
+        return None
+
+    def shape(doc: Any, model: type[BaseModel], display: str) -> tuple[Any, list[Problem]]:
+        try:
+            return _shape(doc, model, display)
+        except (RecursionError, MemoryError):
+            return None, [Problem(display, None, None, "too large or too deeply nested to validate")]
 
     project_doc = collect(project_path)
-    project, found = _shape(project_doc, ProjectPolicy, project_display) if project_doc is not None else (None, [])
+    project, found = shape(project_doc, ProjectPolicy, project_display) if project_doc is not None else (None, [])
     problems += found
 
     tables: dict[str, LoadedTable] = {}
@@ -121,20 +179,20 @@ def load_policies(project_dir: str | Path = ".") -> Policies:
             continue
         doc, found = normalize_table(doc, display)
         problems += found
-        policy, found = _shape(doc, TablePolicy, display)
+        policy, found = shape(doc, TablePolicy, display)
         problems += found
         if policy is None:
             continue
         if policy.table in tables:
             problems.append(Problem(display, line_of(doc, ("table",)), "table",
-                                    f"table {policy.table!r} is already defined in {tables[policy.table].path}"))
+                                    f"table {echo(policy.table)} is already defined in {tables[policy.table].path}"))
             continue
         tables[policy.table] = LoadedTable(policy, display, doc)
 
     if project is None:
-        raise PolicyError(problems)
+        raise PolicyError([_bounded(p) for p in problems])
     policies = Policies(project, project_display, dict(sorted(tables.items())), project_doc)
     problems += validate_policies(policies)
     if problems:
-        raise PolicyError(problems)
+        raise PolicyError([_bounded(p) for p in problems])
     return policies

@@ -13,10 +13,19 @@ are checked afterwards by `veil.policy.validate`, which knows every file.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveInt,
+    Tag,
+    field_validator,
+)
 
+from veil.policy.names import Identifier
 from veil.policy.purposes import lineage
 from veil.types import ColumnType, parse_column_type
 
@@ -63,10 +72,10 @@ class ConsentSpec(_Strict):
     """Where consent decisions live: one row per decision."""
 
     relation: str
-    subject: str
-    purpose: str = "purpose"
-    granted: str = "granted"
-    recorded_at: str = "recorded_at"
+    subject: Identifier
+    purpose: Identifier = "purpose"
+    granted: Identifier = "granted"
+    recorded_at: Identifier = "recorded_at"
 
 
 class LegalHolds(_Strict):
@@ -80,9 +89,9 @@ class ErasureSpec(_Strict):
     """The deletion registry: subjects who asked to be forgotten."""
 
     relation: str
-    subject: str
-    requested_at: str = "requested_at"
-    request_id: str | None = Field(None, description="column identifying a request; default: subject + time")
+    subject: Identifier
+    requested_at: Identifier = "requested_at"
+    request_id: Identifier | None = Field(None, description="column identifying a request; default: subject + time")
     sla_days: PositiveInt = Field(30, description="days a request may stay open (GDPR: one month)")
     legal_holds: LegalHolds = Field(default_factory=LegalHolds)
 
@@ -136,7 +145,7 @@ class DataHandling(_Strict):
 class ColumnPolicy(_Strict):
     """One column of a schema contract."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Identifier
     type: ColumnType | None = None
     pii_classification: Classification | None = None
     description: str | None = None
@@ -161,20 +170,30 @@ class ViaSubject(_Strict):
     its own (a column, or another `via`: multi-hop).
     """
 
-    via: Annotated[str, Field(min_length=1, description="this table's foreign key column")]
+    via: Annotated[Identifier, Field(description="this table's foreign key column")]
     relation: str = Field(description="the referenced policy table's relation, e.g. ref('orders')")
-    key: Annotated[str, Field(min_length=1, description="the referenced table's column `via` points to")]
+    key: Annotated[Identifier, Field(description="the referenced table's column `via` points to")]
+
+
+def _subject_kind(value: Any) -> str:
+    return "tagged-via" if isinstance(value, (dict, ViaSubject)) else "tagged-column"
+
+
+# A column name, or a `via` mapping: errors come from the one shape that was written
+# (load.py drops the `tagged-` parts of their locations).
+Subject = Annotated[Union[Annotated[Identifier, Tag("tagged-column")], Annotated[ViaSubject, Tag("tagged-via")]],
+                    Discriminator(_subject_kind)]
 
 
 class TablePolicy(_Strict):
     """`policies/tables/<table>.yml`: the schema contract of one table."""
 
-    table: Annotated[str, Field(min_length=1)]
+    table: Identifier
     relation: str | None = Field(None, description="source('s', 't') or ref('m'); default ref('<table>')")
     description: str | None = None
-    subject: str | ViaSubject | None = Field(
+    subject: Subject | None = Field(
         None, description="the data subject's key column, or {via, relation, key} through a foreign key")
-    event_time: str | None = None
+    event_time: Identifier | None = None
     retention_days: PositiveInt | None = None
     retention: str | None = None
     erasure: Literal["delete", "anonymize"] = Field(

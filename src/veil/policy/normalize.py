@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from veil.errors import Problem
+from veil.policy.limits import echo
 from veil.policy.yaml_lines import LineDict, LineList
 
 MASKING_PREFIX = "masking_in_"
@@ -65,7 +66,7 @@ def _normalize_handling(handling: Any, path: str, where: str) -> tuple[Any, list
             purpose = key[len(MASKING_PREFIX):]
             if purpose in rules:
                 problems.append(Problem(path, handling.key_lines[key], f"{where}.{key}",
-                                        f"masking for {purpose!r} is given twice"))
+                                        f"masking for {echo(purpose)} is given twice"))
             rules[purpose] = _masking_rule(value)
             rule_lines[purpose] = handling.key_lines[key]
         elif key != "masking":

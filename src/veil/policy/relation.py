@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from veil.policy.limits import echo
+
 _ARG = r"\s*(['\"])([A-Za-z_][\w$-]*)\1\s*"
 _PATTERNS = {
     "source": re.compile(rf"^\s*source\({_ARG},{_ARG}\)\s*$"),
@@ -50,12 +52,12 @@ class Relation:
 def parse_relation(text: str) -> Relation:
     """Parse a relation; raise ValueError with a hint when malformed."""
     if not isinstance(text, str):
-        raise ValueError(f"expected a string like \"source('raw', 'users')\", got {text!r}")
+        raise ValueError(f"expected a string like \"source('raw', 'users')\", got {echo(text)}")
     for kind, pattern in _PATTERNS.items():
         match = pattern.match(text)
         if match:
             args = tuple(g for g in match.groups()[1::2] if g)
             return Relation(kind, args)
     raise ValueError(
-        f"malformed relation {text!r}: expected \"source('<source>', '<table>')\" or \"ref('<model>')\""
+        f"malformed relation {echo(text)}: expected \"source('<source>', '<table>')\" or \"ref('<model>')\""
     )
