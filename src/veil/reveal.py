@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from veil.audit.trail import actor, audit_trail, digest
+from veil.audit.trail import actor, audit_trail
 from veil.crypto.field import PREFIX, key_id_of, unseal
 from veil.crypto.fpe import FormatPreservingCipher
 from veil.errors import DecryptionError, KeyConfigError, UsageError, VeilError
@@ -245,7 +245,7 @@ def reveal(policies: Policies, keyring, request: RevealRequest, env: Mapping[str
     def audit(outcome: str, **extra) -> None:
         trail.append("reveal", system=target, method=request.audience, rows=len(request.values), status=outcome,
                      detail={"actor": actor(env), "reason": request.reason,
-                             "value_digests": [digest(v) for v in request.values], **extra})
+                             "value_digests": [trail.value_digest(v) for v in request.values], **extra})
 
     try:
         audience = policies.project.audiences.get(request.audience)

@@ -105,6 +105,7 @@ DEFAULT_AUDIT_DB = Path(".veil/audit.duckdb")
 AUDIT_KEY = "audit"                       # the keyring key the chain and anchors derive from
 CHAIN_INFO = b"veil/audit-chain/v1"       # HKDF info: the record MAC key
 ANCHOR_INFO = b"veil/audit-anchor/v1"     # HKDF info: the anchor MAC key
+VALUE_INFO = b"veil/audit-value/v1"       # HKDF info: digests of values named in records
 ANCHOR_FORMAT = "veil-audit-anchor/1"
 GENESIS = "0" * 64
 _SCHEMA = """
@@ -328,6 +329,15 @@ class AuditTrail:
                 self._keyring = source   # type: ignore[assignment]
             self._keyring_loaded = True
         return self._keyring
+
+    def value_digest(self, value: str) -> str:
+        """How a record names a value it must not hold (a token a user typed, maybe a real card):
+        HMAC-SHA256 under a key derived from the audit key (`veil/audit-value/v1`), so the digest
+        cannot be reversed by trying every card number; SHA-256 (`digest`) only without keys."""
+        key = self._writing_key()
+        if key is None:
+            return digest(value)
+        return hmac.new(_derive(key, VALUE_INFO), value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def _writing_key(self) -> DataKey | None:
         """The audit key new records are MACed with; None without a keyring (records then go unkeyed)."""
