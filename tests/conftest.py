@@ -15,3 +15,21 @@ def _no_veil_settings_from_the_shell(monkeypatch):
     for name in VEIL_SETTINGS:
         if name in os.environ:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL cluster for the whole run (tests/pg_server.py); fails, never skips, when it cannot start.
+
+    Yields the `PgServer`: `.info` (host = socket dir, port, dbname, user), `.connect()`, `.log_text()`.
+    """
+    from pg_server import PgServer, PgServerError
+
+    try:
+        server = PgServer.start()
+    except PgServerError as exc:
+        pytest.fail(f"the PostgreSQL test server did not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -119,7 +119,7 @@ def test_retention_of_a_policy_over_a_view_deletes_from_the_stored_seed(tmp_path
     assert expired and len(expired) < len(dates), "the control: some orders expire, some stay"
     result = project.veil("retention", "--as-of", "2024-05-01")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"would delete" not in result.stdout and f"deleted {len(expired)} rows" in result.stdout
+    assert "would delete" not in result.stdout and f"deleted {len(expired)} rows" in result.stdout
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
         left = {r[0] for r in con.execute("SELECT id FROM main.raw_orders").fetchall()}
     assert left == set(dates) - expired

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
+import yaml
 from dbt_runner import env_for, run
 from helpers import load_fixture, write_files
 
@@ -24,15 +24,18 @@ def test_throwaway_project_end_to_end(tmp_path):
     assert (project / "policies/veil.yml").is_file()
     assert run("veil", ["init"], project, env).returncode == 2   # never overwrites
 
-    veil_yml = (project / "policies/veil.yml").read_text()
-    veil_yml = veil_yml.replace('# consent:', 'consent:').replace(
-        "#   relation: \"source('raw', 'consent_events')\"\n#   subject: user_id\n#   purpose: purpose\n"
-        "#   granted: granted\n#   recorded_at: recorded_at",
-        "  relation: \"ref('consent_log')\"\n  subject: customer_id")
-    veil_yml = veil_yml.replace('# erasure:', 'erasure:').replace(
-        "#   relation: \"source('raw', 'deletion_requests')\"\n#   subject: user_id",
-        "  relation: \"ref('erasure_requests')\"\n  subject: customer_id")
-    write_files(project, {"policies/veil.yml": veil_yml, "policies/tables/customers.yml": policy})
+    # no manifest: veil init drafted the seed files and recognised the consent log and the registry
+    veil_yml = yaml.safe_load((project / "policies/veil.yml").read_text())
+    assert (veil_yml["consent"]["relation"], veil_yml["consent"]["subject"]) == ("ref('consent_log')", "customer_id")
+    assert (veil_yml["erasure"]["relation"], veil_yml["erasure"]["subject"]) == ("ref('erasure_requests')",
+                                                                                 "customer_id")
+    assert sorted(p.name for p in (project / "policies/tables").iterdir()) == ["customers.yml"]
+    drafted = yaml.safe_load((project / "policies/tables/customers.yml").read_text())
+    assert drafted["subject"] == "customer_id"
+    assert {c["name"]: c["pii_classification"] for c in drafted["schema"]} == {
+        "customer_id": "PSEUDONYMOUS", "email": "DIRECT_PII", "phone": "DIRECT_PII", "country": "NON_PII",
+        "signup_date": "NON_PII"}
+    write_files(project, {"policies/tables/customers.yml": policy})    # the test's own: phone unclassified
 
     compiled = run("veil", ["compile"], project, env)
     assert compiled.returncode == 0, compiled.stderr

@@ -7,8 +7,11 @@
 {% macro duckdb__veil_mask_domain_only(column) -%}
 VEIL_MASK_DOMAIN_ONLY({{ column }})
 {%- endmacro %}
+{% macro postgres__veil_mask_domain_only(column) -%}
+CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN 'user_' || SUBSTRING(veil.hmac_sha256(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'))) FROM 1 FOR 16) || '@' || LOWER(SPLIT_PART(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '@', 2)) END
+{%- endmacro %}
 {% macro default__veil_mask_domain_only(column) -%}
-CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN 'user_' || SUBSTRING(VEIL_HMAC_SHA256(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'))) FROM 1 FOR 16) || '@' || LOWER(SPLIT_PART(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '@', 2)) END
+CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN 'user_' || SUBSTRING(veil.hmac_sha256(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'))) FROM 1 FOR 16) || '@' || LOWER(SPLIT_PART(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g'), '@', 2)) END
 {%- endmacro %}
 
 {# hash: keyed pseudonym: first 32 hex chars of HMAC-SHA256(key, value) #}
@@ -18,8 +21,11 @@ CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:
 {% macro duckdb__veil_mask_hash(column) -%}
 VEIL_MASK_HASH({{ column }})
 {%- endmacro %}
+{% macro postgres__veil_mask_hash(column) -%}
+SUBSTRING(veil.hmac_sha256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
+{%- endmacro %}
 {% macro default__veil_mask_hash(column) -%}
-SUBSTRING(VEIL_HMAC_SHA256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
+SUBSTRING(veil.hmac_sha256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
 {%- endmacro %}
 
 {# last4: every digit but the last four -> X #}
@@ -28,6 +34,9 @@ SUBSTRING(VEIL_HMAC_SHA256(CAST({{ column }} AS VARCHAR)) FROM 1 FOR 32)
 {%- endmacro %}
 {% macro duckdb__veil_mask_last4(column) -%}
 VEIL_MASK_LAST4({{ column }})
+{%- endmacro %}
+{% macro postgres__veil_mask_last4(column) -%}
+REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', ''), '[0-9]', 'X', 'g') || SUBSTRING(CAST({{ column }} AS VARCHAR) FROM LENGTH(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', '')) + 1)
 {%- endmacro %}
 {% macro default__veil_mask_last4(column) -%}
 REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', ''), '[0-9]', 'X', 'g') || SUBSTRING(CAST({{ column }} AS VARCHAR) FROM LENGTH(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*[0-9]){3}|^(?:[^0-9]*[0-9]){0,3})[^0-9]*$', '')) + 1)
@@ -40,6 +49,9 @@ REGEXP_REPLACE(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '(?:[0-9](?:[^0-9]*
 {% macro duckdb__veil_mask_redact(column) -%}
 VEIL_MASK_REDACT({{ column }})
 {%- endmacro %}
+{% macro postgres__veil_mask_redact(column) -%}
+CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
+{%- endmacro %}
 {% macro default__veil_mask_redact(column) -%}
 CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
 {%- endmacro %}
@@ -50,6 +62,9 @@ CASE WHEN {{ column }} IS NULL THEN NULL ELSE '[REDACTED]' END
 {%- endmacro %}
 {% macro duckdb__veil_mask_subnet_only(column) -%}
 VEIL_MASK_SUBNET_ONLY({{ column }})
+{%- endmacro %}
+{% macro postgres__veil_mask_subnet_only(column) -%}
+CASE WHEN LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')) ~ '^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' THEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), '[0-9]+$', '0') WHEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$' OR (REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?$' AND LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')) <= 7) THEN REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 1), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 2), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 3), '^0+(.)', '\1') || '::' END
 {%- endmacro %}
 {% macro default__veil_mask_subnet_only(column) -%}
 CASE WHEN LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')) ~ '^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' THEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), '[0-9]+$', '0') WHEN REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$' OR (REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0') ~ '^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?$' AND LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', '')) <= 7) THEN REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 1), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 2), '^0+(.)', '\1') || ':' || REGEXP_REPLACE(SPLIT_PART(TRIM(':' FROM REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '::', ':' || REPEAT('0:', 8 - LENGTH(REPLACE(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g')), ':(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', ':0:0'), '[^:]+', 'x', 'g'), ':', ''))))), ':', 3), '^0+(.)', '\1') || '::' END
@@ -62,6 +77,9 @@ CASE WHEN LOWER(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:
 {% macro duckdb__veil_mask_year_only(column) -%}
 VEIL_MASK_YEAR_ONLY({{ column }})
 {%- endmacro %}
+{% macro postgres__veil_mask_year_only(column) -%}
+CAST(EXTRACT(YEAR FROM {{ column }}) AS INT)
+{%- endmacro %}
 {% macro default__veil_mask_year_only(column) -%}
 CAST(EXTRACT(YEAR FROM {{ column }}) AS INT)
 {%- endmacro %}
@@ -73,6 +91,23 @@ CAST(EXTRACT(YEAR FROM {{ column }}) AS INT)
 {% macro duckdb__veil_mask_zip3(column) -%}
 VEIL_MASK_ZIP3({{ column }})
 {%- endmacro %}
+{% macro postgres__veil_mask_zip3(column) -%}
+CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[0-9]{5}(-[0-9]{4})?$' THEN CASE WHEN SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) IN ('036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893') THEN '000' ELSE SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) END END
+{%- endmacro %}
 {% macro default__veil_mask_zip3(column) -%}
 CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[0-9]{5}(-[0-9]{4})?$' THEN CASE WHEN SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) IN ('036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893') THEN '000' ELSE SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) END END
+{%- endmacro %}
+
+{# The call of a reversible strategy (fpe, tokenize, encrypt): DuckDB only. #}
+{% macro veil_duckdb_only(strategy, sql) -%}
+  {{ return(adapter.dispatch('veil_duckdb_only')(strategy, sql)) }}
+{%- endmacro %}
+{% macro duckdb__veil_duckdb_only(strategy, sql) -%}
+{{ sql }}
+{%- endmacro %}
+{% macro postgres__veil_duckdb_only(strategy, sql) -%}
+{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on postgres: veil runs it as a Python function registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy') }}
+{%- endmacro %}
+{% macro default__veil_duckdb_only(strategy, sql) -%}
+{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on this adapter: veil runs it as a Python function registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy') }}
 {%- endmacro %}

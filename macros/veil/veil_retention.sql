@@ -22,6 +22,9 @@ CAST('{{ as_of }}' AS TIMESTAMP)
 {% macro duckdb__veil_within_days(time_column, days) -%}
 {{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }}' DAY
 {%- endmacro %}
+{% macro postgres__veil_within_days(time_column, days) -%}
+{{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }} DAY'
+{%- endmacro %}
 {% macro default__veil_within_days(time_column, days) -%}
 {{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }} DAY'
 {%- endmacro %}

@@ -29,12 +29,15 @@ AS_OF = date(2026, 11, 1)
 CLOCK = {"veil_as_of": AS_OF.isoformat()}
 
 
-def parse_args(doc: str) -> argparse.Namespace:
-    """The options every warehouse benchmark takes: sizes and runs."""
+def parse_args(doc: str, configure: Callable[[argparse.ArgumentParser], None] | None = None,
+               events: int | None = 5_000_000) -> argparse.Namespace:
+    """The options every warehouse benchmark takes: sizes and runs (`configure` adds a script's own)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--events", type=int, default=events)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    if configure is not None:
+        configure(parser)
     return parser.parse_args()
 
 
@@ -46,10 +49,10 @@ def macros_of(plan: ProjectPlan) -> dict[str, str]:
     return {path: text for path, text in render_project(plan).items() if path.startswith("macros/")}
 
 
-def model_sql(plan: ProjectPlan, model: ModelPlan, **query_options) -> str:
-    """The model's SELECT exactly as veil generates it, rendered for DuckDB."""
-    query = build_model_query(model, plan.policies, **query_options).sql(dialect="duckdb")
-    return render_offline(query, macros_of(plan), variables=CLOCK)
+def model_sql(plan: ProjectPlan, model: ModelPlan, dialect: str = "duckdb", **query_options) -> str:
+    """The model's SELECT exactly as veil generates it, rendered for `dialect` (duckdb or postgres)."""
+    query = build_model_query(model, plan.policies, **query_options).sql(dialect=dialect)
+    return render_offline(query, macros_of(plan), dialect=dialect, variables=CLOCK)
 
 
 def warehouse(path: Path, users: int, events: int) -> duckdb.DuckDBPyConnection:

@@ -69,18 +69,22 @@ def main() -> None:
 @main.command("compile")
 @PROJECT_DIR
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if generated files are stale.")
+@click.option("--target", type=click.Choice(["duckdb", "postgres"]), default=None,
+              help="The warehouse the models must run on: refuse strategies it cannot run "
+                   "(default: the dbt profile target's type). The files are the same for every target.")
 @reports_errors
-def compile_command(project_dir: Path, check: bool) -> None:
+def compile_command(project_dir: Path, check: bool, target: str | None) -> None:
     """Compile policies into dbt models, macros and tests.
 
     \b
     Example:
       veil compile                 # writes models/veil/ and macros/veil/
       veil compile --check         # in CI: exit 1 when they are stale
+      veil compile --target postgres   # exit 2 if a policy needs a DuckDB-only strategy
     """
     from veil.compile import compile_project
 
-    plan, report = compile_project(project_dir, check=check)
+    plan, report = compile_project(project_dir, check=check, target=target)
     for path in report.foreign:
         click.echo(f"warning: {path} is in a generated folder but was not written by veil; left alone", err=True)
     if check:
@@ -95,19 +99,88 @@ def compile_command(project_dir: Path, check: bool) -> None:
 
 @main.command("init")
 @PROJECT_DIR
+@DATABASE
+@click.option("--update", is_flag=True,
+              help="Draft what is new: policies for new tables, new columns (as unreviewed drafts) in existing ones.")
+@click.option("--sample", "sample_rows", type=click.IntRange(min=1), default=None,
+              help="Rows sampled per table (default 2000).")
 @reports_errors
-def init_command(project_dir: Path) -> None:
-    """Add a commented policies/ skeleton to an existing dbt project.
+def init_command(project_dir: Path, database: Path | None, update: bool, sample_rows: int | None) -> None:
+    """Draft veil policies for every source and seed of a dbt project.
+
+    Reads target/manifest.json (run `dbt parse` first) or the warehouse,
+    classifies every column, and writes policies/veil.yml and one
+    policies/tables/<table>.yml per table; never overwrites a policy.
 
     \b
     Example:
-      veil init --project-dir ~/src/my_dbt_project
+      dbt parse && veil init
+      veil init --update           # after new sources, seeds or columns
     """
-    from veil.init import NEXT_STEPS, init_project
+    from veil.classify.sample import DEFAULT_SAMPLE
+    from veil.init import init_project
 
-    for path in init_project(project_dir):
-        click.echo(f"created {path}")
-    click.echo(NEXT_STEPS)
+    report = init_project(project_dir, database=database, update=update, rows=sample_rows or DEFAULT_SAMPLE)
+    click.echo(report.render())
+
+
+@main.command("classify")
+@PROJECT_DIR
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Classify every table of this DuckDB file instead of the project's sources and seeds.")
+@click.option("--schema", default=None, help="Only the tables of this schema.")
+@click.option("--sample", "sample_rows", type=click.IntRange(min=1), default=None,
+              help="Rows sampled per table (default 2000).")
+@click.option("--format", "output_format", type=click.Choice(["human", "json", "yaml"]), default="human",
+              show_default=True, help="human, or json / yaml for programs.")
+@click.option("--check", is_flag=True,
+              help="CI: exit 1 when a column of a policy table is missing from its policy or its values contradict "
+                   "its classification.")
+@reports_errors
+def classify_command(project_dir: Path, database: Path | None, schema: str | None, sample_rows: int | None,
+                     output_format: str, check: bool) -> None:
+    """Find the PII: classify every column of a warehouse or of a dbt project's sources and seeds.
+
+    \b
+    Example:
+      veil classify --database warehouse.duckdb --schema raw
+      dbt parse && veil classify --format json
+      veil classify --check          # in CI, after dbt build
+    """
+    from veil.classify.sample import DEFAULT_SAMPLE
+
+    rows = sample_rows or DEFAULT_SAMPLE
+    if check:
+        import json
+
+        from veil.classify.check import check_project
+
+        report = check_project(project_dir, database=database, rows=rows)
+        if output_format == "human":
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+            for finding in report.findings:
+                click.echo(str(finding))
+            if report.findings:
+                click.echo(f"{len(report.findings)} problems in {report.tables} policy tables", err=True)
+            else:
+                click.echo(f"{report.tables} policy tables checked: every column is in its policy and no sampled "
+                           "values contradict its classification")
+        else:
+            import yaml
+
+            data = {"findings": [f.as_json() for f in report.findings]}
+            click.echo(json.dumps(data, ensure_ascii=False) if output_format == "json"
+                       else yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n"))
+        sys.exit(1 if report.findings else 0)
+    from veil.classify import classify_project, classify_warehouse
+    from veil.classify.report import render
+
+    if database is not None:
+        result = classify_warehouse(database, schema=schema, rows=rows)
+    else:
+        result = classify_project(project_dir, rows=rows, schema=schema)
+    click.echo(render(result, output_format))
 
 
 @main.command("publish")
@@ -603,3 +676,31 @@ def reveal_command(values: tuple[str, ...], audience: str, table: str, column: s
                        project.env, warehouse=lambda: project.warehouse(read_only=True))
     for original in originals:
         click.echo(original)
+
+
+@keys_group.command("install")
+@click.option("--grant", "grants", multiple=True, metavar="ROLE",
+              help="A role that builds models: gets EXECUTE on veil's keyed functions (repeatable; "
+                   "default: the target's user).")
+@click.option("--target", "target_name", default=None,
+              help="The profiles.yml target to install into (default: DBT_TARGET, else the profile's target).")
+@PROJECT_DIR
+@reports_errors
+def keys_install_command(grants: tuple[str, ...], target_name: str | None, project_dir: Path) -> None:
+    """Install the keyring's keys into the project's PostgreSQL database (needs a superuser target).
+
+    \b
+    The key goes to a table only the veil_keys role reads, behind SECURITY DEFINER
+    functions (veil.hmac_sha256...); re-running replaces the keys (rotation).
+    Example:
+      veil keys install --target postgres_admin --grant dbt_builder
+    """
+    import os
+
+    from veil.postgres_setup import install_project_keys
+    from veil.project import Project
+
+    env = dict(os.environ, **({"DBT_TARGET": target_name} if target_name else {}))
+    done = install_project_keys(Project.load(project_dir, env=env), grants)
+    click.echo(f"installed veil's keys on {done.location} as {done.user}; EXECUTE granted to "
+               f"{', '.join(done.grantees)}")

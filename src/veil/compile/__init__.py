@@ -7,7 +7,7 @@ does not pay for the renderers.
 
 >>> import inspect; from veil.compile import compile_project
 >>> list(inspect.signature(compile_project).parameters)
-['project_dir', 'check']
+['project_dir', 'check', 'target']
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ MODELS_DIR = "models/veil"
 MACROS_DIR = "macros/veil"
 GENERATED_DIRS = (MODELS_DIR, MACROS_DIR)
 ERASURE_FILTER_MACRO = "veil_erasure_filter"
+DUCKDB_ONLY_MACRO = "veil_duckdb_only"
 
 
 def model_name(audience: str, table: str) -> str:

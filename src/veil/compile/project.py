@@ -16,7 +16,9 @@ from veil.compile.render_macros import render_macros
 from veil.compile.render_model import render_model
 from veil.compile.render_retention import render_retention_macros
 from veil.compile.render_yml import render_model_yml
+from veil.compile.targets import resolve_target, target_problems
 from veil.compile.write import WriteReport, sync_files
+from veil.errors import CompileError
 from veil.policy.load import load_policies
 
 
@@ -36,14 +38,23 @@ def render_project(plan: ProjectPlan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def compile_project(project_dir: str | Path = ".", check: bool = False) -> tuple[ProjectPlan, WriteReport]:
+def compile_project(project_dir: str | Path = ".", check: bool = False,
+                    target: str | None = None) -> tuple[ProjectPlan, WriteReport]:
     """Compile the project's policies; with `check`, only report stale files.
 
+    `target` (duckdb, postgres; default: the dbt profile's adapter type) is
+    the warehouse whose support is required: a strategy it cannot run is a
+    CompileError. The files written are the same for every target.
     Raises PolicyError or CompileError before anything is written when any
     policy is wrong.
     """
     project_dir = Path(project_dir)
     plan = plan_project(load_policies(project_dir))
     check_plan(plan)
+    resolved = resolve_target(project_dir, target)
+    if resolved is not None:
+        problems = target_problems(plan, resolved)
+        if problems:
+            raise CompileError(problems)
     files = render_project(plan)
     return plan, sync_files(project_dir, files, check=check)

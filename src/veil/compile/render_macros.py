@@ -1,8 +1,15 @@
 """Render `macros/veil/*.sql`: masking functions, the erasure filter, tests.
 
 Every macro dispatches through `adapter.dispatch(name)` (root project first),
-with a `duckdb__` body rendered by sqlglot for DuckDB and a `default__` body
-rendered for PostgreSQL, the next target.
+with a `duckdb__` body rendered by sqlglot for DuckDB, a `postgres__` body for
+PostgreSQL and a `default__` body (PostgreSQL-flavoured) for other adapters, so
+one compiled project builds on either adapter unchanged. On PostgreSQL the
+keyed strategies call `veil.hmac_sha256(...)` (veil.postgres_keys creates it).
+
+The reversible strategies (fpe, tokenize, encrypt) are DuckDB Python functions:
+a model wraps their call in `veil_duckdb_only(strategy, sql)`, which passes it
+through on DuckDB and stops the build with a compiler error naming the
+strategy anywhere else.
 """
 
 from __future__ import annotations
@@ -12,14 +19,20 @@ from importlib import resources
 from sqlglot import exp
 
 from veil.compile import sql
-from veil.compile.naming import ERASURE_FILTER_MACRO, MACROS_DIR, SQL_HEADER, mask_macro
+from veil.compile.naming import (
+    DUCKDB_ONLY_MACRO,
+    ERASURE_FILTER_MACRO,
+    MACROS_DIR,
+    SQL_HEADER,
+    mask_macro,
+)
 from veil.duckdb_functions import mask_function
 from veil.policy.loaded import Policies
 from veil.policy.relation import parse_relation
-from veil.strategies import STRATEGIES, MaskContext
+from veil.strategies import STRATEGIES, MaskContext, for_target
 
 ARGUMENT = "column"
-DIALECT_BODIES = (("duckdb", "duckdb"), ("default", "postgres"))
+DIALECT_BODIES = (("duckdb", "duckdb"), ("postgres", "postgres"), ("default", "postgres"))
 NOT_MACROS = {"drop", "null"}   # drop removes the column; null is inlined with its type
 # reversible strategies (fpe, tokenize, encrypt) are inlined too: they take options and their column
 
@@ -39,7 +52,7 @@ def dispatching_macro(name: str, arguments: str, bodies: dict[str, str], doc: st
 
 def per_dialect(expression: exp.Expression) -> dict[str, str]:
     """The expression rendered for each dispatch prefix."""
-    return {prefix: expression.sql(dialect=dialect) for prefix, dialect in DIALECT_BODIES}
+    return {prefix: for_target(expression, dialect).sql(dialect=dialect) for prefix, dialect in DIALECT_BODIES}
 
 
 def _masking_macro(strategy_name: str) -> str:
@@ -53,11 +66,22 @@ def _masking_macro(strategy_name: str) -> str:
                               f"{strategy_name}: {strategy.description}")
 
 
+def _duckdb_only_macro() -> str:
+    """`veil_duckdb_only(strategy, sql)`: `sql` on DuckDB; a compiler error naming the strategy elsewhere."""
+    def refusal(target: str) -> str:
+        message = (f"' ~ strategy ~ ' is not available on {target}: veil runs it as a Python function "
+                   "registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy")
+        return f"{{{{ exceptions.raise_compiler_error('veil: strategy {message}') }}}}"
+    bodies = {"duckdb": "{{ sql }}", "postgres": refusal("postgres"), "default": refusal("this adapter")}
+    return dispatching_macro(DUCKDB_ONLY_MACRO, "strategy, sql", bodies,
+                             "The call of a reversible strategy (fpe, tokenize, encrypt): DuckDB only.")
+
+
 def render_masking_macros() -> str:
-    """`macros/veil/veil_masking.sql`: one dispatching macro per strategy."""
+    """`macros/veil/veil_masking.sql`: one dispatching macro per strategy, and the DuckDB-only guard."""
     macros = [_masking_macro(name) for name in sorted(STRATEGIES)
               if name not in NOT_MACROS and not STRATEGIES[name].reversible]
-    return "\n\n".join([SQL_HEADER, *macros]) + "\n"
+    return "\n\n".join([SQL_HEADER, *macros, _duckdb_only_macro()]) + "\n"
 
 
 def render_erasure_macros(policies: Policies) -> str | None:

@@ -31,6 +31,7 @@ from veil.compile import sql
 from veil.compile.jinja_text import sql_comment
 from veil.compile.naming import (
     CONSENT_FILTER_MACRO,
+    DUCKDB_ONLY_MACRO,
     ERASURE_FILTER_MACRO,
     RETENTION_FILTER_MACRO,
     SQL_HEADER,
@@ -104,7 +105,11 @@ def masked(decision: ColumnDecision, table: str, column: exp.Column, dialect: st
     if _inline(decision.strategy):
         context = MaskContext(options=dict(decision.options), column_type=decision.column.type,
                               table=table, column=decision.name, subject=subject)
-        return get_strategy(decision.strategy).build(column, context)
+        expression = get_strategy(decision.strategy).build(column, context)
+        if get_strategy(decision.strategy).supports("postgres"):
+            return expression
+        # a DuckDB function: dispatched, so another adapter stops with an error naming the strategy
+        return sql.macro_call(DUCKDB_ONLY_MACRO, decision.strategy, expression.sql(dialect="duckdb"))
     return sql.macro_call(mask_macro(decision.strategy), column.sql(dialect=dialect))
 
 

@@ -107,6 +107,21 @@ def _model_tests(model: ModelPlan) -> list[dict[str, Any]]:
     }}}]
 
 
+def audience_config(audience: str, policies: Policies) -> dict[str, Any]:
+    """dbt config every model of the audience carries: its custom schema and its grants (when set).
+
+    dbt names a custom schema `<target schema>_<schema>` (`generate_schema_name`);
+    `grants` is dbt's native grants config (DuckDB has no grants: dbt-duckdb warns and skips them).
+    """
+    spec = policies.project.audiences[audience]
+    config: dict[str, Any] = {}
+    if spec.schema_:
+        config["schema"] = spec.schema_
+    if spec.grants:
+        config["grants"] = {"select": list(spec.grants)}
+    return config
+
+
 def render_model_yml(model: ModelPlan, policies: Policies) -> str:
     """The text of `models/veil/<audience>/<audience>__<table>.yml`."""
     table = model.table
@@ -128,6 +143,7 @@ def render_model_yml(model: ModelPlan, policies: Policies) -> str:
             "dropped_columns": [d.name for d in model.dropped],
         })}},
     }
+    entry["config"].update(audience_config(model.audience, policies))
     tests = _model_tests(model) + _retention_test(model, policies)
     if tests:
         entry["data_tests"] = tests

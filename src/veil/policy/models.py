@@ -66,6 +66,11 @@ class AudienceSpec(_Strict):
     description: str | None = None
     may_reveal: list[str] = Field(default_factory=list,
                                   description="<table>.<column> this audience may see unmasked and reveal")
+    schema_: Identifier | None = Field(None, alias="schema",
+                                       description="dbt custom schema of this audience's models (opt-in; "
+                                                   "dbt names it <target schema>_<schema>)")
+    grants: list[Identifier] = Field(default_factory=list,
+                                     description="database roles granted SELECT on this audience's models")
 
 
 class ConsentSpec(_Strict):

@@ -10,7 +10,7 @@ True
 from __future__ import annotations
 
 from veil.hmac_sql import HMAC_FUNCTION
-from veil.strategies.base import MaskContext, Strategy
+from veil.strategies.base import TARGETS, MaskContext, Strategy, for_target
 from veil.strategies.basic import DROP, NULL, REDACT
 from veil.strategies.keyed import DOMAIN_ONLY, HASH
 from veil.strategies.network import SUBNET_ONLY
@@ -39,4 +39,4 @@ def get_strategy(name: str) -> Strategy:
         raise KeyError(f"unknown masking strategy {name!r}; expected one of {', '.join(STRATEGIES)}") from None
 
 
-__all__ = ["HMAC_FUNCTION", "STRATEGIES", "MaskContext", "Strategy", "get_strategy"]
+__all__ = ["HMAC_FUNCTION", "STRATEGIES", "TARGETS", "MaskContext", "Strategy", "for_target", "get_strategy"]

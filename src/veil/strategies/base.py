@@ -27,6 +27,32 @@ from veil.types import ColumnType, TypeFamily
 # reads the same in RE2 (DuckDB) and PostgreSQL.
 SURROUNDING_SPACE_PATTERN = "^[[:space:]]+|[[:space:]]+$"
 
+# The warehouses veil compiles for, and where each keeps the keyed HMAC function:
+# a per-connection function on DuckDB (veil.hmac_sql), a SECURITY DEFINER
+# function in the `veil` schema on PostgreSQL (veil.postgres_keys).
+TARGETS = ("duckdb", "postgres")
+ALL_TARGETS = frozenset(TARGETS)
+POSTGRES_HMAC_SCHEMA, POSTGRES_HMAC_FUNCTION = "veil", "hmac_sha256"
+
+
+def for_target(expression: exp.Expression, target: str) -> exp.Expression:
+    """`expression` with the keyed HMAC call spelled for `target` (a copy; DuckDB's as it is).
+
+    >>> call = exp.Anonymous(this=HMAC_FUNCTION, expressions=[exp.column("x")])
+    >>> for_target(call, "postgres").sql("postgres"), for_target(call, "duckdb").sql("duckdb")
+    ('veil.hmac_sha256(x)', 'VEIL_HMAC_SHA256(x)')
+    """
+    if target == "duckdb":
+        return expression.copy()
+
+    def respell(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == HMAC_FUNCTION:
+            call = exp.Anonymous(this=POSTGRES_HMAC_FUNCTION, expressions=[e.copy() for e in node.expressions])
+            return exp.Dot(this=exp.to_identifier(POSTGRES_HMAC_SCHEMA), expression=call)
+        return node
+
+    return expression.copy().transform(respell)
+
 
 @dataclass(frozen=True)
 class MaskContext:
@@ -63,6 +89,21 @@ class Strategy:
     builder: Builder = field(repr=False, compare=False)
     costly: bool = False
     reversible: bool = False       # an authorized audience can get the original back (veil reveal)
+    targets: frozenset[str] = ALL_TARGETS   # the warehouses its SQL runs on
+    unavailable_because: str = ""           # why not on the others
+
+    def supports(self, target: str) -> bool:
+        """Whether the strategy's SQL runs on `target` (duckdb, postgres).
+
+        >>> from veil.strategies import get_strategy
+        >>> get_strategy("zip3").supports("postgres"), get_strategy("fpe").supports("postgres")
+        (True, False)
+        """
+        return target in self.targets
+
+    def unavailable_message(self, target: str) -> str:
+        """`strategy fpe is not available on postgres (...)`."""
+        return f"strategy {self.name} is not available on {target} ({self.unavailable_because})"
 
     @property
     def once_per_distinct_value(self) -> bool:

@@ -34,6 +34,9 @@ from veil.strategies.base import MaskContext, Strategy, text
 from veil.types import TypeFamily
 
 LUHN_MODES = ("invalid", "valid", "any")
+DUCKDB_ONLY = frozenset({"duckdb"})
+PYTHON_UDF = ("it runs as a Python function that veil's dbt-duckdb plugin registers, holding the keys "
+              "in the dbt process; PostgreSQL has no such function yet")
 FORMAT_OPTIONS = frozenset({"keep_last", "luhn"})
 
 
@@ -70,12 +73,15 @@ def _encrypt(column: exp.Expression, ctx: MaskContext) -> exp.Expression:
 FPE = Strategy(
     "fpe", frozenset({TypeFamily.TEXT}), False,
     "format-preserving encryption (NIST FF1): digits stay digits, separators stay, deterministic per key",
-    FORMAT_OPTIONS, _formatted("veil_mask_fpe"), costly=True, reversible=True)
+    FORMAT_OPTIONS, _formatted("veil_mask_fpe"), costly=True, reversible=True,
+    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)
 TOKENIZE = Strategy(
     "tokenize", frozenset({TypeFamily.TEXT}), False,
     "random format-preserving token, the original sealed in the token vault",
-    FORMAT_OPTIONS, _formatted("veil_mask_tokenize", binds_subject=True), costly=True, reversible=True)
+    FORMAT_OPTIONS, _formatted("veil_mask_tokenize", binds_subject=True), costly=True, reversible=True,
+    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)
 ENCRYPT = Strategy(
     "encrypt", None, False,
     "AES-256-GCM ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag>",
-    frozenset(), _encrypt, costly=True, reversible=True)
+    frozenset(), _encrypt, costly=True, reversible=True,
+    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)

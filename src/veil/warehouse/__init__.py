@@ -2,8 +2,9 @@
 
 Commands never open a driver connection themselves: they ask the project
 for its warehouse (`project.warehouse()`), a context manager that yields a
-`Warehouse`. The DuckDB implementation is `veil.warehouse.duckdb`; a server
-engine (PostgreSQL, Spark) implements the same methods.
+`Warehouse`. `open_warehouse` picks the implementation from the dbt target's
+`type`: `postgres` is `veil.warehouse.postgres`, anything else (and any
+`--database FILE`) the DuckDB file of `veil.warehouse.duckdb`.
 
 Driver errors become one message and exit 2: a warehouse that another
 process holds (`dbt build` running) is "warehouse busy: ...", a missing
@@ -13,10 +14,27 @@ one "warehouse ... not found", never a traceback.
 from __future__ import annotations
 
 from veil.warehouse.base import PhysicalTable, Warehouse, WarehouseError
-from veil.warehouse.duckdb import DuckDBWarehouse, open_warehouse, translate_error
+from veil.warehouse.duckdb import DuckDBWarehouse, translate_error
+from veil.warehouse.duckdb import open_warehouse as open_duckdb
 
 __all__ = ["DuckDBWarehouse", "PhysicalTable", "Warehouse", "WarehouseError", "open_warehouse",
-           "resolve_database", "translate_error"]
+           "resolve_database", "target_type", "translate_error"]
+
+
+def target_type(project) -> str:
+    """`duckdb` when a `--database FILE` is given, else the dbt target's `type`."""
+    if project.database_override is not None:
+        return "duckdb"
+    return str(project.target.get("type", "duckdb"))
+
+
+def open_warehouse(project, read_only: bool = False):
+    """The project's warehouse as a context manager, by the target's type."""
+    if target_type(project) == "postgres":
+        from veil.warehouse.postgres import open_postgres
+
+        return open_postgres(project, read_only=read_only)
+    return open_duckdb(project, read_only=read_only)
 
 
 def resolve_database(project_dir, database=None):

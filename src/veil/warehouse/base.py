@@ -47,6 +47,9 @@ class PhysicalTable:
         return f"{self.schema}.{self.name}"
 
 
+SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")   # the engines' own, never veil's business
+
+
 class Warehouse:
     """The interface; `DuckDBWarehouse` implements it."""
 
@@ -63,12 +66,19 @@ class Warehouse:
         raise NotImplementedError
 
     def tables(self) -> list[tuple[PhysicalTable, str]]:
-        """Every table and view: (table, 'BASE TABLE' | 'VIEW')."""
-        raise NotImplementedError
+        """Every table and view of this database: (table, 'BASE TABLE' | 'VIEW'), the engine's catalog left out."""
+        query = (exp.select("table_schema", "table_name", "table_type").from_("information_schema.tables")
+                 .where(exp.condition("table_catalog = current_database()"))
+                 .where(exp.not_(exp.column("table_schema").isin(*SYSTEM_SCHEMAS))).order_by("1", "2"))
+        return [(PhysicalTable(schema, name), kind) for schema, name, kind in self.execute(query)]
 
     def columns(self, table: PhysicalTable) -> list[tuple[str, str]]:
         """(name, type) of each column, in order; empty when the table does not exist."""
-        raise NotImplementedError
+        query = (exp.select("column_name", "data_type").from_("information_schema.columns")
+                 .where(exp.condition("table_catalog = current_database()"))
+                 .where(exp.column("table_schema").eq(exp.Placeholder()))
+                 .where(exp.column("table_name").eq(exp.Placeholder())).order_by("ordinal_position"))
+        return [(name, kind) for name, kind in self.execute(query, [table.schema, table.name])]
 
     def exists(self, table: PhysicalTable) -> bool:
         return bool(self.columns(table))

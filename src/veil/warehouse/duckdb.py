@@ -80,16 +80,6 @@ class DuckDBWarehouse(Warehouse):
             relation = parse_relation(relation)
         return PhysicalTable(*self.relations.locate(relation))
 
-    def tables(self) -> list[tuple[PhysicalTable, str]]:
-        rows = self.execute("SELECT table_schema, table_name, table_type FROM information_schema.tables "
-                            "WHERE table_catalog = current_database() ORDER BY 1, 2")
-        return [(PhysicalTable(schema, name), kind) for schema, name, kind in rows]
-
-    def columns(self, table: PhysicalTable) -> list[tuple[str, str]]:
-        return [(name, kind) for name, kind in self.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
-            "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [table.schema, table.name])]
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         self.execute("BEGIN TRANSACTION")

@@ -1,0 +1,237 @@
+"""The PostgreSQL warehouse: a server database reached with the dbt profile target's settings.
+
+Statements are sqlglot trees rendered with `dialect="postgres"`; values are
+bound (psycopg2 `%s` / `%(name)s`, which is what sqlglot renders
+`exp.Placeholder()` as), never pasted. A literal `%` in a rendered tree is
+escaped so the driver does not read it as a placeholder:
+
+>>> from sqlglot import exp
+>>> render(exp.select("*").from_("t").where(exp.column("a").like(exp.Literal.string("50%"))
+...        .and_(exp.column("b").eq(exp.Placeholder()))), bound=True)
+"SELECT * FROM t WHERE a LIKE '50%%' AND b = %s"
+
+The connection settings are dbt-postgres's (`host`, `port`, `user`,
+`password` or `pass`, `dbname` or `database`, `schema`, and optionally
+`sslmode`, `connect_timeout`, `role`, `search_path`):
+
+>>> connect_kwargs({"type": "postgres", "host": "db", "user": "u", "pass": "p", "database": "w", "schema": "s"})
+{'host': 'db', 'port': 5432, 'user': 'u', 'dbname': 'w', 'password': 'p', 'connect_timeout': 10}
+
+Every statement runs under `lock_timeout` (default 5 s): a table that
+another session holds (`dbt build` replacing it, a long transaction) fails
+as "warehouse busy: ..." instead of waiting forever; a server that is down
+is "cannot connect to PostgreSQL at host:port/dbname: ...".
+
+Erasure and compaction. `DELETE` only marks tuples dead: the bytes stay in
+the table's files until a vacuum reuses the space. `compact()` runs
+`VACUUM FULL` on every table this warehouse changed (DELETE, UPDATE,
+INSERT, MERGE, TRUNCATE), which writes a new file of live tuples only
+(table, TOAST and indexes) and drops the old one. What it cannot reach:
+
+- tuples still visible to an older snapshot (a transaction open since
+  before the delete, e.g. a long `pg_dump`) are copied into the new file:
+  they go at the next `compact()` once that transaction ends;
+- the write-ahead log, WAL archives, replicas' WAL and base backups keep the
+  erased tuples until they rotate out; a restore from them brings the rows
+  back, which `veil erase --reapply` covers;
+- blocks the file system freed are not overwritten (as for any file);
+- a server log at `log_statement=all` records statement text, bound values
+  included: the subject identifiers of an erasure's `DELETE ... WHERE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from veil.policy.relation import Relation, parse_relation
+from veil.relations import PhysicalRelations
+from veil.warehouse.base import SYSTEM_SCHEMAS, PhysicalTable, Warehouse, WarehouseError
+
+DEFAULT_LOCK_TIMEOUT_MS = 5000
+_CHANGES = (exp.Delete, exp.Update, exp.Insert, exp.Merge, exp.TruncateTable)
+_BUSY = {"55P03", "40P01", "55006"}   # lock_not_available (lock_timeout), deadlock, object_in_use
+_GONE = {"57P01", "57P02", "57P03", "08000", "08003", "08006"}   # shutdown, cannot connect now, connection lost
+
+
+def connect_kwargs(target: Mapping[str, Any]) -> dict[str, Any]:
+    """psycopg2.connect() arguments from a dbt-postgres target."""
+    kwargs: dict[str, Any] = {"host": str(target.get("host", "localhost")), "port": int(target.get("port", 5432)),
+                              "user": str(target.get("user", "")),
+                              "dbname": str(target.get("dbname") or target.get("database") or "")}
+    password = target.get("password", target.get("pass"))
+    if password not in (None, ""):
+        kwargs["password"] = str(password)
+    if target.get("sslmode"):
+        kwargs["sslmode"] = str(target["sslmode"])
+    kwargs["connect_timeout"] = int(target.get("connect_timeout") or 10)
+    return kwargs
+
+
+def render(statement: exp.Expression | str, bound: bool) -> str:
+    """SQL for psycopg2: a tree in the postgres dialect, `%` escaped when values are bound."""
+    if isinstance(statement, str):
+        return statement
+    if not bound:
+        return statement.sql(dialect="postgres")
+    token = secrets.token_hex(8)
+    tree = statement.copy()
+    originals: dict[str, str] = {}
+    for index, node in enumerate(list(tree.find_all(exp.Placeholder))):
+        marker = f"veil{token}p{index}"
+        originals[f"%%({marker})s"] = node.sql(dialect="postgres")
+        node.replace(exp.Placeholder(this=marker))
+    sql = tree.sql(dialect="postgres").replace("%", "%%")
+    for marker, original in originals.items():
+        sql = sql.replace(marker, original)
+    return sql
+
+
+def translate_error(exc: Exception, where: str) -> WarehouseError:
+    """A psycopg2 error as one user-facing message."""
+    import psycopg2
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    code = getattr(exc, "pgcode", None)
+    if code in _BUSY:
+        return WarehouseError(f"warehouse busy: a table on {where} is locked by another session (is `dbt build` "
+                              f"running?); try again when it is done ({text})")
+    if code in _GONE or (code is None and isinstance(exc, psycopg2.OperationalError)):
+        return WarehouseError(f"cannot connect to PostgreSQL at {where}: {text}")
+    return WarehouseError(f"warehouse error on {where}: {text}")
+
+
+def changed_table(statement: exp.Expression | str) -> PhysicalTable | None:
+    """The table a DELETE/UPDATE/INSERT/MERGE/TRUNCATE writes, when it names its schema.
+
+    >>> changed_table(exp.delete(PhysicalTable("raw", "users").expression, "id = 1"))
+    PhysicalTable(schema='raw', name='users')
+    >>> changed_table("SELECT 1") is None
+    True
+    """
+    if isinstance(statement, str):
+        try:
+            statement = sqlglot.parse_one(statement, read="postgres")
+        except sqlglot.errors.ParseError:
+            return None
+    if not isinstance(statement, _CHANGES):
+        return None
+    target = statement.expressions[0] if isinstance(statement, exp.TruncateTable) else statement.this
+    table = target if isinstance(target, exp.Table) else target.find(exp.Table) if target else None
+    if table is None or not table.name:
+        return None
+    return PhysicalTable(table.db, table.name)   # schema "" when unqualified: the warehouse resolves it
+
+
+class PostgresWarehouse(Warehouse):
+    """A PostgreSQL database; `con` is the open psycopg2 connection (autocommit outside `transaction()`)."""
+
+    dialect = "postgres"
+
+    def __init__(self, target: Mapping[str, Any], manifest: Mapping[str, Any] | None, read_only: bool = False,
+                 lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS):
+        import psycopg2
+
+        kwargs = connect_kwargs(target)
+        self.location = f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}"
+        self.schema = str(target.get("schema") or "public")
+        self.read_only = read_only
+        self.changed: set[PhysicalTable] = set()
+        self._in_transaction = False
+        options = f"-c lock_timeout={int(lock_timeout_ms)}"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
+        try:
+            self.con = psycopg2.connect(options=options, **kwargs)
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"cannot connect to PostgreSQL at {self.location}: "
+                                 f"{(str(exc).strip().splitlines() or ['?'])[0]}") from None
+        self.con.autocommit = True
+        if target.get("role"):
+            self.execute("SELECT pg_catalog.set_config('role', %s, false)", [str(target["role"])])
+        if target.get("search_path"):
+            self.execute("SELECT pg_catalog.set_config('search_path', %s, false)", [str(target["search_path"])])
+        self.relations = PhysicalRelations.from_manifest(manifest, None)
+        self.relations.schemas_by_table = {name.lower(): schema for schema, name in self.execute(
+            "SELECT min(table_schema), table_name FROM information_schema.tables WHERE table_catalog = "
+            "current_database() AND table_schema NOT IN %s GROUP BY table_name", [SYSTEM_SCHEMAS])}
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
+                ) -> list[tuple]:
+        import psycopg2
+
+        sql = render(statement, bound=params is not None)
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(sql, params)
+                rows = cur.fetchall() if cur.description is not None else []
+        except psycopg2.Error as exc:
+            raise translate_error(exc, self.location) from None
+        table = changed_table(statement)
+        if table is not None:
+            self.changed.add(table if table.schema else self._resolve(table.name))
+        return rows
+
+    def _resolve(self, name: str) -> PhysicalTable:
+        """The schema an unqualified table name resolves to on the search_path."""
+        rows = self.execute("SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(%s)",
+                            [exp.to_identifier(name, quoted=True).sql(dialect="postgres")])
+        return PhysicalTable(rows[0][0] if rows else self.schema, name)
+
+    def locate(self, relation: Relation | str) -> PhysicalTable:
+        if isinstance(relation, str):
+            relation = parse_relation(relation)
+        if (relation.kind == "ref" and str(relation) not in self.relations.index
+                and relation.name.lower() not in self.relations.schemas_by_table):
+            return PhysicalTable(self.schema, relation.name)   # where dbt would build it
+        return PhysicalTable(*self.relations.locate(relation))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        import psycopg2
+
+        self.execute("BEGIN")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(psycopg2.Error):
+                self.con.cursor().execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+        self.execute("COMMIT")
+
+    def compact(self, tables: Sequence[PhysicalTable] | None = None) -> None:
+        """`VACUUM FULL` each changed table (or `tables`): its files then hold live tuples only.
+
+        VACUUM cannot run inside a transaction; it takes an ACCESS EXCLUSIVE
+        lock, so a table in use is "warehouse busy" after `lock_timeout`.
+        """
+        if self._in_transaction:
+            raise WarehouseError("compact() cannot run inside a transaction")
+        for table in sorted(set(tables) if tables is not None else self.changed):
+            if self.exists(table):
+                self.execute(f"VACUUM FULL {table.expression.sql(dialect='postgres')}")
+            self.changed.discard(table)
+
+
+@contextlib.contextmanager
+def open_postgres(project, read_only: bool = False) -> Iterator[PostgresWarehouse]:
+    """The project's PostgreSQL warehouse (its dbt target), closed on exit."""
+    warehouse = PostgresWarehouse(project.target, project.manifest, read_only=read_only)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
