@@ -20,7 +20,7 @@ import pytest
 import sqlglot
 import yaml
 from click.testing import CliRunner
-from helpers import FIXTURES, REPO, TEST_KEY_HEX
+from helpers import FIXTURES, REPO
 
 from veil.cli import main
 from veil.compile import compile_project, render_project
@@ -46,6 +46,10 @@ STRATEGY_SAMPLES = {
     "domain_only": ["email", "text"], "hash": ["text", "email", "zip"], "last4": ["text", "zip", "ip"],
     "redact": ["text", "email"], "subnet_only": ["ip", "text"], "year_only": ["date"], "zip3": ["zip", "text"],
 }
+
+# The stand-in below writes its key into SQL text (so into the shared test server's log and
+# pg_stat_statements): it must never be the key other tests prove absent from those places.
+STAND_IN_KEY_HEX = "5a" * 32   # an obvious test value, not a secret
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def pg(pg_server):
     cur.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
     cur.execute("CREATE SCHEMA veil")
     cur.execute(f"""CREATE FUNCTION veil.hmac_sha256(value text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS
-                    $$ SELECT encode(hmac(convert_to(value, 'UTF8'), '\\x{TEST_KEY_HEX}'::bytea, 'sha256'), 'hex') $$""")
+                    $$ SELECT encode(hmac(convert_to(value, 'UTF8'), '\\x{STAND_IN_KEY_HEX}'::bytea, 'sha256'), 'hex') $$""")
     yield con
     con.close()
     admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
@@ -85,7 +89,7 @@ def pg(pg_server):
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory):
     con = duckdb.connect()
-    register_functions(con, bytes.fromhex(TEST_KEY_HEX),
+    register_functions(con, bytes.fromhex(STAND_IN_KEY_HEX),
                        {"VEIL_VAULT": str(tmp_path_factory.mktemp("vault") / "v.duckdb")})
     yield con
     con.close()
