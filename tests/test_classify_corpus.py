@@ -31,6 +31,6 @@ def test_accuracy(evaluation):
 
 
 def test_precision_and_recall_per_category(evaluation):
-    weak = [(s.category, round(s.precision, 2), round(s.recall, 2)) for s in evaluation.scores
+    weak = [(s.label, round(s.precision, 2), round(s.recall, 2)) for s in evaluation.scores
             if s.support and (s.precision < 0.85 or s.recall < 0.85)]
     assert weak == []

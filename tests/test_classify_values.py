@@ -17,7 +17,8 @@ from veil.classify.values import ColumnSample, analyse
 MODULES = ["veil.classify", "veil.classify.categories", "veil.classify.names", "veil.classify.validators",
            "veil.classify.values", "veil.classify.decide", "veil.classify.sample", "veil.classify.discover",
            "veil.classify.subjects", "veil.classify.run", "veil.classify.report", "veil.classify.draft",
-           "veil.classify.check", "veil.classify.given_names", "veil.classify.corpus", "veil.init"]
+           "veil.classify.check", "veil.classify.given_names", "veil.classify.corpus", "veil.classify.benchmark",
+           "veil.init"]
 
 
 @pytest.mark.parametrize("name", MODULES)

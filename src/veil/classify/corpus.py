@@ -538,7 +538,9 @@ def _key(spec: Spec) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Score:
-    category: str
+    """Precision and recall of one label (a category, a classification, "needs protection")."""
+
+    label: str
     support: int
     predicted: int
     correct: int
@@ -601,7 +603,7 @@ def report(evaluation: Evaluation) -> str:
              f"{evaluation.misleading_accuracy:.1%}, held-out columns {evaluation.held_out_accuracy:.1%}", "",
              f"| {'category':<20} | columns | precision | recall |", f"|{'-' * 22}|---------|-----------|--------|"]
     for s in evaluation.scores:
-        lines.append(f"| {s.category:<20} | {s.support:>7} | {s.precision:>9.2f} | {s.recall:>6.2f} |")
+        lines.append(f"| {s.label:<20} | {s.support:>7} | {s.precision:>9.2f} | {s.recall:>6.2f} |")
     if evaluation.misses:
         lines += ["", "misclassified:"]
         lines += [f"  {t}.{c}: expected {e}, got {p} ({why})" for t, c, e, p, why in evaluation.misses]

@@ -83,7 +83,7 @@ def _p(*texts: str) -> tuple[tuple[str, ...], ...]:
 
 SUBJECT_NOUNS = _w("""user users customer customers client clients member members person persons people patient
 patients subscriber subscribers employee employees contact contacts buyer shopper visitor guest student students
-account_holder applicant candidate owner kunde kunden mitglied mitglieder benutzer nutzer mitarbeiter
+account_holder applicant candidate owner borrower borrowers tenant tenants kunde kunden mitglied mitglieder benutzer nutzer mitarbeiter
 utilisateur utilisateurs adherent abonne salarie usuario usuarios cliente clientes miembro paciente empleado""")
 
 # Words that, next to a value category, describe a flag or a measure about the value.
@@ -99,7 +99,8 @@ table column schema event events store stores shop shops city country state regi
 campaign campaigns host hostname domain item items plan plans app device sku model team project street bank
 merchant vendor supplier course tag label metric feature job task pipeline dataset database server service
 package plugin role group segment channel page screen site stage step product_name warehouse location branch
-produit entreprise societe produkt firma artikel producto empresa tienda""")
+produit entreprise societe produkt firma artikel producto empresa tienda inventory stock catalog catalogue
+lager inventaire inventario""")
 PERSON_HINTS = _w("""first last full given family middle maiden display customer client contact person patient employee
 member holder cardholder owner recipient sender billing shipping legal de famille completo primer segundo
 apellido""")
@@ -168,7 +169,7 @@ RULES: tuple[Rule, ...] = (
     Rule("precise_geolocation", 0.5, _w("geo location long")),
     Rule("gender", 0.92, _w("gender sex geschlecht sexe genre sexo genero")),
     Rule("health", 0.88, _w("""diagnosis diagnoses diagnose diagnostic diagnostico icd icd10 icd9 medication medications
-         medikament medicament medicamento prescription allergy allergies allergie alergia disability behinderung
+         medikament medicament medicamento prescription prescribed drug drugs allergy allergies allergie alergia disability behinderung
          discapacidad illness disease krankheit maladie enfermedad symptom symptoms treatment therapy bloodtype
          bloodgroup pregnancy pregnant hiv smoker diabetes diabetic bmi health gesundheit sante salud medical
          clinical vaccination vaccine impfung"""),

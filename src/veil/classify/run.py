@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from veil.classify.categories import classification_of
+from veil.classify.categories import CATEGORIES, classification_of
 from veil.classify.decide import decide
 from veil.classify.discover import ProjectTables, discover
 from veil.classify.names import match_name
@@ -116,7 +116,15 @@ def classify_samples(samples: list[TableSample], project: ProjectTables | None =
                 verdict = _relabel(verdict, "record_key", 0.85,
                                    f"foreign key to {link.via.key}.{link.key}, through which rows reach the subject: "
                                    f"{link.why}")
-            elif own_key is not None and name == own_key.lower() and verdict.category in {"other", "record_key"}:
+            elif key in subjects.people and name == subjects.people[key][0].lower():
+                verdict = _relabel(verdict, "subject_key", 0.85,
+                                   f"key of {key}, a table of persons ({subjects.people[key][1]}), not the subject's")
+            elif name in subjects.person_ids.get(key, {}) and (link is None or name != link.column.lower()):
+                verdict = _relabel(verdict, "subject_key", 0.8,
+                                   f"holds a person's id: {subjects.person_ids[key][name]}")
+            elif own_key is not None and name == own_key.lower() and (
+                    verdict.category in {"other", "record_key"} or CATEGORIES[verdict.category].attribute):
+                verdict = replace(verdict, category="other", classification=classification_of("other"))
                 verdict = _relabel(verdict, "record_key", 0.85, f"key of {key} (not a person)")
             relabelled.append(verdict)
         result.columns = relabelled

@@ -112,6 +112,9 @@ class Subjects:
     links: dict[str, Link] = field(default_factory=dict)         # table key -> how it reaches the subject
     consent: ConsentLog | None = None
     registry: Registry | None = None
+    # other tables of persons (not the subject): table key -> (its key, why); a person's id is pseudonymous
+    people: dict[str, tuple[str, str]] = field(default_factory=dict)
+    person_ids: dict[str, dict[str, str]] = field(default_factory=dict)     # table key -> column -> why
 
     @property
     def subject_column(self) -> str:
@@ -206,6 +209,7 @@ class _Finder:
 
     def find_subject(self) -> None:
         best = None
+        people = []
         for sample in self.samples.values():
             key = self.subjects.keys.get(sample.ref.key)
             direct = self.direct.get(sample.ref.key, 0)
@@ -215,11 +219,14 @@ class _Finder:
             named = any(singular(w) in _SINGULAR_NOUNS or w in SUBJECT_NOUNS for w in words)
             keyed = any(singular(w) in _SINGULAR_NOUNS for w in tokens(key)[:-1])
             score = direct + (3 if named else 0) + (2 if keyed else 0)
+            if direct >= 3 or (direct >= 2 and (named or keyed)):
+                people.append((sample, key, direct))
             if best is None or score > best[0]:
                 best = (score, sample, key, named, keyed)
         if best is None:
             return
         _, sample, key, named, keyed = best
+        self._people = [(other, k, d) for other, k, d in people if other is not sample]
         s = self.subjects
         s.table, s.key = sample.ref, key
         column = sample.column(key)
@@ -255,6 +262,22 @@ class _Finder:
         return Link(*found) if found else None
 
     # -- links
+
+    def link_people(self) -> None:
+        """Other tables of persons (not linked to the subject), and the columns holding their ids."""
+        for other, other_key, direct in getattr(self, "_people", []):
+            if other.ref.key not in self.subjects.links:
+                self.subjects.people[other.ref.key] = (other_key, f"{direct} direct-PII columns")
+        for table_key, (key, _) in self.subjects.people.items():
+            parent = self.samples[table_key]
+            names = [key.lower()] if key.lower() != "id" else []
+            names = list(dict.fromkeys([*names, *(f"{n}_id" for n in nouns(parent.ref))]))
+            for sample in self.samples.values():
+                if sample is parent or sample.ref.key in self.subjects.infrastructure():
+                    continue
+                found = self._named(sample, parent, key, names, set(names))
+                if found:
+                    self.subjects.person_ids.setdefault(sample.ref.key, {})[found[0].lower()] = found[1]
 
     def link_all(self) -> None:
         s = self.subjects
@@ -346,4 +369,5 @@ def find_subjects(samples: list[TableSample], direct_pii: dict[str, int], projec
     finder.find_subject()
     finder.find_infrastructure()
     finder.link_all()
+    finder.link_people()
     return finder.subjects
