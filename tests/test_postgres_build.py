@@ -364,3 +364,25 @@ def test_an_erased_subjects_row_in_a_built_model_fails_veil_not_erased(shop):
         _rows(db, f"DELETE FROM {table} WHERE customer_id = %s", [ERASED])
     again = _run("dbt", ["test", "--select", "analyst__users"], shop["root"], shop["env"])
     assert again.returncode == 0, _output(again)
+
+
+@pytest.mark.parametrize(("model", "insert", "params", "test"), [
+    ("analyst__users", "(customer_id, email) VALUES (%s, 'opted out')", [2], "veil_consented"),      # 2 opted out
+    ("analyst__users", "(customer_id, email) VALUES (%s, %s)", [1, "ada@example.com"], "veil_no_raw_values"),
+    ("analyst__orders", "(order_id, customer_id, ordered_at) VALUES (%s, 'x', %s)", [16, "2020-01-01"],
+     "veil_within_retention"),
+], ids=["consent", "raw value", "retention"])
+def test_a_row_that_breaks_a_filter_fails_its_privacy_test_on_postgres(shop, model, insert, params, test):
+    """Each generated test catches its own broken filter on PostgreSQL, and only that test fails."""
+    db = shop["db"]
+    table = f"{ANALYST_SCHEMA}.{model}"
+    before = _rows(db, f"SELECT count(*) FROM {table}")[0][0]
+    _rows(db, f"INSERT INTO {table} {insert}", params)
+    try:
+        result = _run("dbt", ["test", "--select", model], shop["root"], shop["env"])
+        assert result.returncode == 1, _output(result)
+        failed = [line for line in result.stdout.splitlines() if " FAIL " in line]
+        assert failed and all(f"{test}_{model}" in line for line in failed), _output(result)
+    finally:
+        _rows(db, f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} ORDER BY ctid DESC LIMIT 1)")
+    assert _rows(db, f"SELECT count(*) FROM {table}")[0][0] == before
