@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["conftest_spark"]   # the `spark` fixture: one SparkSession per run
+
 VEIL_SETTINGS = ("VEIL_KEY", "VEIL_KEY_FILE", "VEIL_KEYRING", "VEIL_VAULT", "VEIL_AUDIT_DB", "VEIL_AUDIT_LOG",
                  "VEIL_WAREHOUSE", "VEIL_ACTOR", "VEIL_ERASE_CRASH_AT")
 

@@ -98,16 +98,16 @@ CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:
 CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') ~ '^[0-9]{5}(-[0-9]{4})?$' THEN CASE WHEN SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) IN ('036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893') THEN '000' ELSE SUBSTRING(REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '', 'g') FROM 1 FOR 3) END END
 {%- endmacro %}
 
-{# The call of a reversible strategy (fpe, tokenize, encrypt): DuckDB only. #}
-{% macro veil_duckdb_only(strategy, sql) -%}
-  {{ return(adapter.dispatch('veil_duckdb_only')(strategy, sql)) }}
+{# The call of a reversible strategy (fpe, tokenize, encrypt), as each adapter spells it. #}
+{% macro veil_reversible(strategy, sql) -%}
+  {{ return(adapter.dispatch('veil_reversible')(strategy, sql)) }}
 {%- endmacro %}
-{% macro duckdb__veil_duckdb_only(strategy, sql) -%}
+{% macro duckdb__veil_reversible(strategy, sql) -%}
 {{ sql }}
 {%- endmacro %}
-{% macro postgres__veil_duckdb_only(strategy, sql) -%}
-{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on postgres: veil runs it as a Python function registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy') }}
+{% macro postgres__veil_reversible(strategy, sql) -%}
+veil.{{ sql }}
 {%- endmacro %}
-{% macro default__veil_duckdb_only(strategy, sql) -%}
-{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on this adapter: veil runs it as a Python function registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy') }}
+{% macro default__veil_reversible(strategy, sql) -%}
+{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on this adapter: the reversible strategies run on DuckDB (the dbt-duckdb plugin) and PostgreSQL (veil keys install); build this model there or choose another strategy') }}
 {%- endmacro %}

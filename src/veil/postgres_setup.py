@@ -6,8 +6,9 @@ be a superuser (installing creates the `veil_keys` role, changes owners and
 revokes from PUBLIC). The roles granted EXECUTE are `--grant ROLE...`, else
 the target's own user (the one `dbt build` runs as).
 
-The key never appears in a statement: `install_keyring` sends it as COPY
-data. Every failure is one message and exit 2:
+The keys never appear in a statement: `install_keyring` (the HMAC key) and
+`install_reversible` (the keys of `fpe`, `tokenize` and `encrypt`, and the
+token vault) send them as COPY data. Every failure is one message and exit 2:
 
 >>> class P:
 ...     target = {"type": "duckdb", "path": "w.duckdb"}
@@ -47,6 +48,7 @@ def install_project_keys(project, grant_to: Iterable[str]) -> Installed:
     import psycopg2
 
     from veil.postgres_keys import install_keyring
+    from veil.postgres_reversible import install_reversible
     from veil.warehouse.postgres import connect_kwargs, translate_error
 
     kwargs = connect_kwargs(project.target)
@@ -71,6 +73,7 @@ def install_project_keys(project, grant_to: Iterable[str]) -> Installed:
             if missing:
                 raise UsageError(f"no such role on {location}: {', '.join(missing)} (create it first)")
         install_keyring(con, keyring, grant_to=grantees)
+        install_reversible(con, keyring, grant_to=grantees)
     except psycopg2.Error as exc:
         raise UsageError(str(translate_error(exc, location))) from None
     finally:

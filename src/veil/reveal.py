@@ -9,7 +9,10 @@ issued for that column:
 - a token of the column's `tokenize` rule that the vault holds, made with the
   rule's options, whose original is still a value of the column in the
   table's relation (the vault is shared by every column: the source is what
-  binds a token to this column);
+  binds a token to this column). The vault is where the models were built:
+  the DuckDB file of `VEIL_VAULT` for a DuckDB warehouse, the database itself
+  for PostgreSQL (`veil.postgres_vault`, read through the same read-only
+  warehouse connection that confirms the source);
 - a token of the column's `fpe` rule whose FF1 decryption is a value of the
   column in the table's relation. FF1 has no integrity: any digit string
   decrypts to some digit string, so the decryption alone proves nothing; the
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from veil.audit.trail import actor, audit_trail
-from veil.crypto.field import PREFIX, key_id_of, unseal
+from veil.crypto.field import is_sealed, key_id_of, unseal
 from veil.crypto.fpe import FormatPreservingCipher
 from veil.errors import DecryptionError, KeyConfigError, UsageError, VeilError
 from veil.policy.loaded import Policies
@@ -94,6 +97,18 @@ class _Candidate:
 WarehouseOpener = Callable[[], AbstractContextManager["Warehouse"]]
 
 
+class _SharedWarehouse:
+    """The warehouse of one request: opened on first use (vault or source), closed with the request."""
+
+    def __init__(self, opener: WarehouseOpener | None, stack: contextlib.ExitStack):
+        self.opener, self._stack, self._opened = opener, stack, None
+
+    def __call__(self) -> Warehouse:
+        if self._opened is None:
+            self._opened = self._stack.enter_context(self.opener())
+        return self._opened
+
+
 def _reversible_rules(policies: Policies, table: str, column: str) -> dict[str, dict]:
     """strategy name -> options, for the column's reversible masking rules (any purpose)."""
     loaded = policies.tables.get(table)
@@ -121,12 +136,17 @@ def _open_ciphertext(value: str, context: str, keyring) -> _Candidate:
 
 
 @contextlib.contextmanager
-def _vault(env: Mapping[str, str], keyring) -> Iterator[Vault | None]:
+def _vault(env: Mapping[str, str], keyring, warehouse: _SharedWarehouse) -> Iterator[Vault | None]:
     """The token vault, read-only (reveal never creates or changes it); None when there is none."""
     import duckdb
 
     from veil.warehouse.duckdb import translate_error
 
+    if warehouse.opener is not None and warehouse().dialect == "postgres":
+        from veil.postgres_vault import PostgresVault
+
+        yield PostgresVault(warehouse(), keyring)
+        return
     path = vault_path(env)
     if not path.is_file():
         yield None
@@ -141,17 +161,17 @@ def _vault(env: Mapping[str, str], keyring) -> Iterator[Vault | None]:
 
 
 def _candidates(values: Sequence[str], rules: dict[str, dict], context: str, keyring,
-                env: Mapping[str, str]) -> list[_Candidate]:
+                env: Mapping[str, str], warehouse: _SharedWarehouse) -> list[_Candidate]:
     fpe = None
     if "fpe" in rules:
         fpe_keep_last, fpe_luhn = format_options(rules["fpe"])
         fpe = FormatPreservingCipher(keyring.primary("fpe").material)
-    tokenized = "tokenize" in rules and any(not v.startswith(f"{PREFIX}:") for v in values)
+    tokenized = "tokenize" in rules and any(not is_sealed(v) for v in values)
     with contextlib.ExitStack() as stack:
-        vault = stack.enter_context(_vault(env, keyring)) if tokenized else None
+        vault = stack.enter_context(_vault(env, keyring, warehouse)) if tokenized else None
         out = []
         for value in values:
-            if value.startswith(f"{PREFIX}:"):
+            if is_sealed(value):
                 out.append(_open_ciphertext(value, context, keyring))
                 continue
             if "tokenize" in rules:
@@ -206,7 +226,7 @@ def _positions(indexes: Sequence[int], total: int) -> str:
 
 
 def _prove(candidates: list[_Candidate], request: RevealRequest, policies: Policies,
-           warehouse: WarehouseOpener | None) -> list[str]:
+           warehouse: _SharedWarehouse) -> list[str]:
     """The originals, every one proven; RevealRefused naming the positions of those that are not."""
     target, total = f"{request.table}.{request.column}", len(candidates)
     unproven = [i for i, c in enumerate(candidates) if c.original is None]
@@ -217,11 +237,11 @@ def _prove(candidates: list[_Candidate], request: RevealRequest, policies: Polic
                             "the refusal was audited", unproven)
     to_check = [c.original for c in candidates if c.needs_source]
     if to_check:
-        if warehouse is None:
+        if warehouse.opener is None:
             raise UsageError(f"tokens of {target} are confirmed against the warehouse, and none was given")
-        with warehouse() as opened:
-            held = held_by_source(opened, policies, request.table, request.column, to_check)
-            where = str(opened.locate(policies.tables[request.table].relation))
+        opened = warehouse()
+        held = held_by_source(opened, policies, request.table, request.column, to_check)
+        where = str(opened.locate(policies.tables[request.table].relation))
         unproven = [i for i, c in enumerate(candidates) if c.needs_source and c.original not in held]
         if unproven:
             raise RevealRefused(
@@ -237,7 +257,8 @@ def reveal(policies: Policies, keyring, request: RevealRequest, env: Mapping[str
 
     `keyring`: the keyring, or a function returning it (so that a key that
     does not load is an audited failure too). `warehouse` opens the warehouse (read-only) to confirm tokens against the
-    table's relation; it is called only when a value needs it.
+    table's relation, and to read the vault of a PostgreSQL warehouse; it is called at most once, only when a
+    value needs it (a ciphertext never does).
     """
     target = f"{request.table}.{request.column}"
     trail = audit_trail(env)
@@ -260,8 +281,10 @@ def reveal(policies: Policies, keyring, request: RevealRequest, env: Mapping[str
         ring = keyring() if callable(keyring) else keyring
         if ring is None:
             raise KeyConfigError("no keys: set VEIL_KEYRING or VEIL_KEY")
-        candidates = _candidates(request.values, rules, target, ring, env)
-        originals = _prove(candidates, request, policies, warehouse)
+        with contextlib.ExitStack() as stack:
+            shared = _SharedWarehouse(warehouse, stack)
+            candidates = _candidates(request.values, rules, target, ring, env, shared)
+            originals = _prove(candidates, request, policies, shared)
     except RevealRefused as exc:
         audit(REFUSED, refusal=str(exc), **({"unproven": [i + 1 for i in exc.unproven]} if exc.unproven else {}))
         raise

@@ -58,6 +58,9 @@ from veil.errors import DecryptionError
 VAULT_ENV = "VEIL_VAULT"
 DEFAULT_VAULT = Path(".veil/vault.duckdb")
 LUHN_SHIFT = {"valid": 0, "invalid": 1}
+# Draws per value before it gets no token: a format with almost nothing to replace ("7" with luhn
+# valid can only be itself) or a nearly full token space would otherwise draw for ever.
+MAX_DRAWS = 1000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     fingerprint VARCHAR PRIMARY KEY,
@@ -79,6 +82,45 @@ _AMONG = ("fingerprint IN (SELECT unnest(?)) AND "
 
 def vault_path(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get(VAULT_ENV) or DEFAULT_VAULT)
+
+
+def _first_vault_key(keyring) -> bytes:
+    return keyring.get("vault", min(keyring.versions("vault"))).material
+
+
+def fingerprint_key(keyring) -> bytes:
+    """The key of value fingerprints: derived from the first `vault` version, so it survives rotation."""
+    return HKDF(hashes.SHA256(), 32, None, b"veil/vault/fingerprint").derive(_first_vault_key(keyring))
+
+
+def owner_key(keyring) -> bytes:
+    """The key of owner digests (data subjects), derived from the same first version."""
+    return HKDF(hashes.SHA256(), 32, None, b"veil/vault/owner").derive(_first_vault_key(keyring))
+
+
+def fingerprint(key: bytes, value: str, keep_last: int, luhn: str) -> str:
+    """How the vault finds a value again: hex HMAC-SHA256 of `<keep_last>|<luhn>|<value>` (also on PostgreSQL).
+
+    >>> fingerprint(bytes(32), "4111111111111111", 4, "invalid")[:16]
+    'e042e64df9e83108'
+    """
+    return hmac.new(key, f"{keep_last}|{luhn}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def open_entry(keyring, fingerprint_key: bytes, entry: tuple[str, str] | None, keep_last: int,
+               luhn: str) -> str | None:
+    """The original of a vault entry (fingerprint, sealed), if the entry was made with these options.
+
+    None without an entry, or for an entry another rule's options made; a sealed original that does
+    not open is a DecryptionError. The DuckDB vault and PostgreSQL's (`veil.postgres_vault`) share it.
+    """
+    if entry is None:
+        return None
+    entry_fingerprint, sealed = entry
+    original = unseal(keyring.by_id, sealed, f"vault:{entry_fingerprint}")
+    if not hmac.compare_digest(fingerprint(fingerprint_key, original, keep_last, luhn), entry_fingerprint):
+        return None
+    return original
 
 
 def _doubled(digit: int, doubled: bool) -> int:
@@ -134,9 +176,7 @@ class Vault:
         self.read_only = read_only   # counting only (a dry run): the file is neither created nor changed
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
-        first = keyring.get("vault", min(keyring.versions("vault")))
-        self._fingerprint_key = HKDF(hashes.SHA256(), 32, None, b"veil/vault/fingerprint").derive(first.material)
-        self._owner_key = HKDF(hashes.SHA256(), 32, None, b"veil/vault/owner").derive(first.material)
+        self._fingerprint_key, self._owner_key = fingerprint_key(keyring), owner_key(keyring)
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None and self.read_only:
@@ -156,8 +196,7 @@ class Vault:
                 self._con = None
 
     def fingerprint(self, value: str, keep_last: int, luhn: str) -> str:
-        message = f"{keep_last}|{luhn}|{value}".encode()
-        return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
+        return fingerprint(self._fingerprint_key, value, keep_last, luhn)
 
     def owner_digest(self, subject: str) -> str:
         """The keyed digest that stands for a data subject (its canonical id as text) in `owners`."""
@@ -204,7 +243,9 @@ class Vault:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         rows: dict[str, tuple] = {}
         pending = dict(missing)
-        while pending:
+        for _ in range(MAX_DRAWS):   # a value still without a token after that gets none (None, no entry)
+            if not pending:
+                break
             proposed = {v: random_token(v, keep_last, luhn) for v in pending}
             proposed = {v: t for v, t in proposed.items() if t is not None}
             pending = {}
@@ -242,13 +283,7 @@ class Vault:
         with self._lock:
             rows = self._connection().execute("SELECT fingerprint, sealed FROM tokens WHERE token = ?",
                                               [token]).fetchall()
-        if not rows:
-            return None
-        fingerprint, sealed = rows[0]
-        original = unseal(self.keyring.by_id, sealed, f"vault:{fingerprint}")
-        if not hmac.compare_digest(self.fingerprint(original, keep_last, luhn), fingerprint):
-            return None
-        return original
+        return open_entry(self.keyring, self._fingerprint_key, rows[0] if rows else None, keep_last, luhn)
 
     def reencrypt(self, batch_size: int = 10_000) -> int:
         """Re-seal entries to the primary `vault` key, a committed batch at a time (resumable)."""

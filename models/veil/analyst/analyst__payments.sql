@@ -5,7 +5,7 @@
 WITH masked__card_number AS (
   SELECT
     card_number AS raw_value,
-    {{ veil_duckdb_only('fpe', 'VEIL_MASK_FPE(card_number, 4, \'invalid\')') }} AS masked_value
+    {{ veil_reversible('fpe', 'VEIL_MASK_FPE(card_number, 4, \'invalid\')') }} AS masked_value
   FROM (
     SELECT DISTINCT
       card_number

@@ -5,7 +5,7 @@
 SELECT
   src.payment_id AS payment_id,
   src.user_id AS user_id,
-  {{ veil_duckdb_only('tokenize', 'VEIL_MASK_TOKENIZE(src.card_number, 4, \'invalid\', CAST(src.user_id AS TEXT))') }} AS card_number,
+  {{ veil_reversible('tokenize', 'VEIL_MASK_TOKENIZE(src.card_number, 4, \'invalid\', CAST(src.user_id AS TEXT))') }} AS card_number,
   src.amount AS amount,
   src.currency AS currency,
   src.paid_at AS paid_at

@@ -5,7 +5,7 @@
 WITH masked__ssn AS (
   SELECT
     ssn AS raw_value,
-    {{ veil_duckdb_only('encrypt', 'VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), \'users.ssn\')') }} AS masked_value
+    {{ veil_reversible('encrypt', 'VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), \'users.ssn\')') }} AS masked_value
   FROM (
     SELECT DISTINCT
       ssn

@@ -13,7 +13,7 @@ MODELS_DIR = "models/veil"
 MACROS_DIR = "macros/veil"
 GENERATED_DIRS = (MODELS_DIR, MACROS_DIR)
 ERASURE_FILTER_MACRO = "veil_erasure_filter"
-DUCKDB_ONLY_MACRO = "veil_duckdb_only"
+REVERSIBLE_MACRO = "veil_reversible"   # the call of a reversible strategy, spelled per adapter
 
 
 def model_name(audience: str, table: str) -> str:

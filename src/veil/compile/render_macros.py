@@ -6,10 +6,13 @@ PostgreSQL and a `default__` body (PostgreSQL-flavoured) for other adapters, so
 one compiled project builds on either adapter unchanged. On PostgreSQL the
 keyed strategies call `veil.hmac_sha256(...)` (veil.postgres_keys creates it).
 
-The reversible strategies (fpe, tokenize, encrypt) are DuckDB Python functions:
-a model wraps their call in `veil_duckdb_only(strategy, sql)`, which passes it
-through on DuckDB and stops the build with a compiler error naming the
-strategy anywhere else.
+The reversible strategies (fpe, tokenize, encrypt) are keyed functions that
+each adapter keeps in its own place: a model wraps their call in
+`veil_reversible(strategy, sql)`, which passes it through on DuckDB (Python
+functions of the dbt-duckdb plugin), calls the schema-qualified function on
+PostgreSQL (`veil.VEIL_MASK_FPE(...)`, veil.postgres_reversible creates it)
+and stops the build with a compiler error naming the strategy on any other
+adapter, or on an adapter where that strategy does not run.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from sqlglot import exp
 
 from veil.compile import sql
 from veil.compile.naming import (
-    DUCKDB_ONLY_MACRO,
     ERASURE_FILTER_MACRO,
     MACROS_DIR,
+    REVERSIBLE_MACRO,
     SQL_HEADER,
     mask_macro,
 )
@@ -30,6 +33,7 @@ from veil.duckdb_functions import mask_function
 from veil.policy.loaded import Policies
 from veil.policy.relation import parse_relation
 from veil.strategies import STRATEGIES, MaskContext, for_target
+from veil.strategies.reversible import CALL_SCHEMA, reversible_call
 
 ARGUMENT = "column"
 DIALECT_BODIES = (("duckdb", "duckdb"), ("postgres", "postgres"), ("default", "postgres"))
@@ -66,22 +70,34 @@ def _masking_macro(strategy_name: str) -> str:
                               f"{strategy_name}: {strategy.description}")
 
 
-def _duckdb_only_macro() -> str:
-    """`veil_duckdb_only(strategy, sql)`: `sql` on DuckDB; a compiler error naming the strategy elsewhere."""
+def _reversible_macro() -> str:
+    """`veil_reversible(strategy, sql)`: `sql` (DuckDB's call) as each adapter spells it; else a compiler error."""
+    reversible = sorted(name for name, s in STRATEGIES.items() if s.reversible)
+
     def refusal(target: str) -> str:
-        message = (f"' ~ strategy ~ ' is not available on {target}: veil runs it as a Python function "
-                   "registered by its dbt-duckdb plugin; build this model on DuckDB or choose another strategy")
+        message = (f"' ~ strategy ~ ' is not available on {target}: the reversible strategies run on "
+                   "DuckDB (the dbt-duckdb plugin) and PostgreSQL (veil keys install); build this model there "
+                   "or choose another strategy")
         return f"{{{{ exceptions.raise_compiler_error('veil: strategy {message}') }}}}"
-    bodies = {"duckdb": "{{ sql }}", "postgres": refusal("postgres"), "default": refusal("this adapter")}
-    return dispatching_macro(DUCKDB_ONLY_MACRO, "strategy, sql", bodies,
-                             "The call of a reversible strategy (fpe, tokenize, encrypt): DuckDB only.")
+
+    def body(target: str) -> str:
+        runs = [name for name in reversible if STRATEGIES[name].supports(target)]
+        call = reversible_call("{{ sql }}", target)
+        if runs == reversible:
+            return call
+        return f"{{% if strategy in {runs!r} %}}{call}{{% else %}}{refusal(target)}{{% endif %}}"
+
+    bodies = {target: body(target) for target in CALL_SCHEMA}
+    bodies["default"] = refusal("this adapter")
+    return dispatching_macro(REVERSIBLE_MACRO, "strategy, sql", bodies,
+                             "The call of a reversible strategy (fpe, tokenize, encrypt), as each adapter spells it.")
 
 
 def render_masking_macros() -> str:
-    """`macros/veil/veil_masking.sql`: one dispatching macro per strategy, and the DuckDB-only guard."""
+    """`macros/veil/veil_masking.sql`: one dispatching macro per strategy, and the reversible call."""
     macros = [_masking_macro(name) for name in sorted(STRATEGIES)
               if name not in NOT_MACROS and not STRATEGIES[name].reversible]
-    return "\n\n".join([SQL_HEADER, *macros, _duckdb_only_macro()]) + "\n"
+    return "\n\n".join([SQL_HEADER, *macros, _reversible_macro()]) + "\n"
 
 
 def render_erasure_macros(policies: Policies) -> str | None:

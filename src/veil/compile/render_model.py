@@ -31,9 +31,9 @@ from veil.compile import sql
 from veil.compile.jinja_text import sql_comment
 from veil.compile.naming import (
     CONSENT_FILTER_MACRO,
-    DUCKDB_ONLY_MACRO,
     ERASURE_FILTER_MACRO,
     RETENTION_FILTER_MACRO,
+    REVERSIBLE_MACRO,
     SQL_HEADER,
     WITHIN_DAYS_MACRO,
     lookup_cte,
@@ -106,10 +106,10 @@ def masked(decision: ColumnDecision, table: str, column: exp.Column, dialect: st
         context = MaskContext(options=dict(decision.options), column_type=decision.column.type,
                               table=table, column=decision.name, subject=subject)
         expression = get_strategy(decision.strategy).build(column, context)
-        if get_strategy(decision.strategy).supports("postgres"):
+        if not get_strategy(decision.strategy).reversible:
             return expression
-        # a DuckDB function: dispatched, so another adapter stops with an error naming the strategy
-        return sql.macro_call(DUCKDB_ONLY_MACRO, decision.strategy, expression.sql(dialect="duckdb"))
+        # a keyed function that each adapter keeps elsewhere: dispatched (veil_reversible)
+        return sql.macro_call(REVERSIBLE_MACRO, decision.strategy, expression.sql(dialect="duckdb"))
     return sql.macro_call(mask_macro(decision.strategy), column.sql(dialect=dialect))
 
 

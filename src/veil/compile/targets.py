@@ -3,15 +3,20 @@
 The generated files are the same for every target: each macro has a
 `duckdb__`, a `postgres__` and a `default__` body, so one compiled project
 builds on DuckDB and on PostgreSQL. The target only decides what a compile
-refuses: a masking strategy the target cannot run (the reversible ones on
-PostgreSQL) is a compile error at its policy line, instead of a dbt compiler
-error at build time. The target is `veil compile --target`, else the `type`
-of the dbt profile's target (profiles.yml, `DBT_TARGET`), else none (nothing
-refused; a model that cannot run on its adapter stops the build).
+refuses: a masking strategy the target cannot run (`Strategy.targets`) is a
+compile error at its policy line, naming the strategy and the target,
+instead of a dbt compiler error at build time. The target is `veil compile
+--target`, else the `type` of the dbt profile's target (profiles.yml,
+`DBT_TARGET`), else none (nothing refused; a model that cannot run on its
+adapter stops the build).
+
+All twelve strategies run on both targets today: the reversible ones are
+Python functions of the dbt-duckdb plugin on DuckDB and keyed `SECURITY
+DEFINER` functions on PostgreSQL (`veil.postgres_reversible`).
 
 >>> from veil.strategies import STRATEGIES
 >>> sorted(n for n, s in STRATEGIES.items() if not s.supports("postgres"))
-['encrypt', 'fpe', 'tokenize']
+[]
 """
 
 from __future__ import annotations

@@ -13,6 +13,16 @@ another column, or edited, fails to decrypt instead of decrypting to garbage.
 True
 >>> unseal(lambda key_id: key, token, "users.ssn")
 '123-45-6789'
+
+On PostgreSQL, which has no AES-GCM, values are sealed in the envelope of
+`veil.crypto.envelope` (`veil1cbc:`, AES-256-CBC then HMAC-SHA256); `unseal`
+and `key_id_of` read both formats, so `veil reveal` opens either:
+
+>>> from veil.crypto import envelope
+>>> unseal(lambda key_id: key, envelope.seal(key, "123-45-6789", "users.ssn"), "users.ssn")
+'123-45-6789'
+>>> is_sealed(token), is_sealed("4111-1111-1111-1111")
+(True, False)
 """
 
 from __future__ import annotations
@@ -24,9 +34,11 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from veil.crypto import envelope
 from veil.errors import DecryptionError, KeyConfigError
 
 PREFIX = "veil1"
+PREFIXES = (PREFIX, envelope.PREFIX)   # AES-GCM (DuckDB), AES-CBC + HMAC (PostgreSQL)
 NONCE_BYTES = 12
 TAG_BYTES = 16
 
@@ -67,8 +79,15 @@ def seal(key, plaintext: str, context: str, nonce: bytes | None = None) -> str:
     return Sealer(key).seal(plaintext, context, nonce)
 
 
+def is_sealed(value: str) -> bool:
+    """Whether `value` claims to be a veil ciphertext (either format); whether it opens is `unseal`'s business."""
+    return value.startswith(tuple(f"{prefix}:" for prefix in PREFIXES))
+
+
 def key_id_of(token: str) -> str:
     """The key id a sealed value names (`encrypt:v2`); DecryptionError if it is not one."""
+    if token.startswith(f"{envelope.PREFIX}:"):
+        return envelope.key_id_of(token)
     parts = token.split(":")
     if len(parts) != 6 or parts[0] != PREFIX:
         raise DecryptionError(f"not a veil ciphertext (expected {PREFIX}:<key>:v<n>:<nonce>:<ciphertext>:<tag>)")
@@ -81,6 +100,8 @@ def unseal(key_for: Callable[[str], object], token: str, context: str) -> str:
     Raises DecryptionError for an altered value, a value sealed for another
     context, an unknown key id or version.
     """
+    if token.startswith(f"{envelope.PREFIX}:"):
+        return envelope.unseal(key_for, token, context)
     key_id = key_id_of(token)
     _, _, _, nonce, ciphertext, tag = token.split(":")
     try:

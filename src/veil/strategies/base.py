@@ -97,7 +97,10 @@ class Strategy:
 
         >>> from veil.strategies import get_strategy
         >>> get_strategy("zip3").supports("postgres"), get_strategy("fpe").supports("postgres")
-        (True, False)
+        (True, True)
+        >>> Strategy("x", None, False, "", frozenset(), lambda c, ctx: c, targets=frozenset({"duckdb"}),
+        ...          unavailable_because="no such function there").unavailable_message("postgres")
+        'strategy x is not available on postgres (no such function there)'
         """
         return target in self.targets
 

@@ -1,8 +1,13 @@
-"""Reversible strategies: `fpe` (FF1), `tokenize` (vault), `encrypt` (AES-256-GCM).
+"""Reversible strategies: `fpe` (FF1), `tokenize` (vault), `encrypt` (AES-256-GCM; on PostgreSQL AES-CBC + HMAC).
 
-Each builds a call of a DuckDB function that the dbt-duckdb plugin registers
-(`veil.duckdb_udfs`), with its options as literals; the keys stay in the
-plugin's process.
+Each builds a call of a keyed function, with its options as literals: on
+DuckDB a Python function the dbt-duckdb plugin registers (`veil.duckdb_udfs`;
+the keys stay in the plugin's process), on PostgreSQL the `SECURITY DEFINER`
+function of the same name in schema `veil` (`veil.postgres_reversible`; the
+keys stay in the server). `CALL_SCHEMA` says where each target keeps them:
+
+>>> {target: reversible_call("fpe_call(x)", target) for target in ("duckdb", "postgres")}
+{'duckdb': 'fpe_call(x)', 'postgres': 'veil.fpe_call(x)'}
 
 >>> from sqlglot import exp
 >>> from veil.types import ColumnType
@@ -34,10 +39,16 @@ from veil.strategies.base import MaskContext, Strategy, text
 from veil.types import TypeFamily
 
 LUHN_MODES = ("invalid", "valid", "any")
-DUCKDB_ONLY = frozenset({"duckdb"})
-PYTHON_UDF = ("it runs as a Python function that veil's dbt-duckdb plugin registers, holding the keys "
-              "in the dbt process; PostgreSQL has no such function yet")
 FORMAT_OPTIONS = frozenset({"keep_last", "luhn"})
+CALL_SCHEMA = {"duckdb": None, "postgres": "veil"}   # where each target's reversible functions live
+RUNS_ON = frozenset(CALL_SCHEMA)                      # the targets that have them: the others refuse
+NOT_THERE = "veil has no keyed function for it on that engine"
+
+
+def reversible_call(call_sql: str, target: str) -> str:
+    """The SQL of a reversible function call (DuckDB's spelling) as `target` spells it."""
+    schema = CALL_SCHEMA[target]
+    return call_sql if schema is None else f"{schema}.{call_sql}"
 
 
 def format_options(options: Mapping[str, Any]) -> tuple[int, str]:
@@ -74,14 +85,15 @@ FPE = Strategy(
     "fpe", frozenset({TypeFamily.TEXT}), False,
     "format-preserving encryption (NIST FF1): digits stay digits, separators stay, deterministic per key",
     FORMAT_OPTIONS, _formatted("veil_mask_fpe"), costly=True, reversible=True,
-    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)
+    targets=RUNS_ON, unavailable_because=NOT_THERE)
 TOKENIZE = Strategy(
     "tokenize", frozenset({TypeFamily.TEXT}), False,
     "random format-preserving token, the original sealed in the token vault",
     FORMAT_OPTIONS, _formatted("veil_mask_tokenize", binds_subject=True), costly=True, reversible=True,
-    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)
+    targets=RUNS_ON, unavailable_because=NOT_THERE)
 ENCRYPT = Strategy(
     "encrypt", None, False,
-    "AES-256-GCM ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag>",
+    "ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag> (AES-256-GCM; "
+    "on PostgreSQL veil1cbc:..., AES-256-CBC then HMAC-SHA256)",
     frozenset(), _encrypt, costly=True, reversible=True,
-    targets=DUCKDB_ONLY, unavailable_because=PYTHON_UDF)
+    targets=RUNS_ON, unavailable_because=NOT_THERE)
