@@ -1,12 +1,16 @@
-"""Consent and retention semantics, proven on hand-made tables.
+"""Consent and retention semantics, proven on hand-made tables, on DuckDB and on PostgreSQL.
 
-The generated models are rendered to plain SQL (veil.compile.offline) and run
-in DuckDB: latest decision wins, a tie denies, a parent's decision covers its
-children and a child's overrides it, opt-in vs opt-out, table vs column
-retention, and the `veil_as_of` clock.
+The generated models are rendered to plain SQL (veil.compile.offline, with the
+engine's `adapter.dispatch` bodies) and run on each engine (the `engine`
+fixture; PostgreSQL is a database of the `pg_server` cluster with the
+fixture's tables copied in): latest decision wins, a tie denies, a parent's
+decision covers its children and a child's overrides it, opt-in vs opt-out,
+table vs column retention, and the `veil_as_of` clock.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import duckdb
 import pytest
@@ -22,19 +26,57 @@ from veil.policy.load import load_policies
 FIXTURE = load_fixture("consent_retention_project.yml")
 
 
-def build(project_dir, as_of="2026-11-01"):
+class PostgresModels:
+    """The models of one build in their own schema of the fixture's PostgreSQL database; `execute` as DuckDB's."""
+
+    def __init__(self, pg_server, dbname: str):
+        self.con = pg_server.connect(dbname=dbname)
+        self.schema = f"build_{uuid.uuid4().hex[:8]}"
+        self.execute(f"CREATE SCHEMA {self.schema}")
+        self.execute(f"SET search_path = {self.schema}")
+
+    def execute(self, sql: str):
+        cur = self.con.cursor()
+        cur.execute(sql)
+        return cur
+
+
+def build(project_dir, as_of="2026-11-01", engine=("duckdb", None)):
+    """Every generated model built on `engine` (its name, and for postgres the (server, database) of the data)."""
+    dialect, data = engine
     plan = plan_project(load_policies(project_dir))
     files = render_project(plan)
     macros = {k: v for k, v in files.items() if k.startswith("macros/")}
-    con = duckdb.connect()
-    con.execute(FIXTURE["data"])
+    if dialect == "duckdb":
+        con = duckdb.connect()
+        con.execute(FIXTURE["data"])
+    else:
+        con = PostgresModels(*data)
     variables = {"veil_as_of": as_of}
     con.execute("CREATE TABLE veil_consent_current AS "
-                + render_offline(files["models/veil/veil_consent_current.sql"], macros, variables=variables))
+                + render_offline(files["models/veil/veil_consent_current.sql"], macros, dialect, variables=variables))
     for model in plan.models:
-        sql = render_offline(files[f"models/veil/{model.audience}/{model.name}.sql"], macros, variables=variables)
+        sql = render_offline(files[f"models/veil/{model.audience}/{model.name}.sql"], macros, dialect,
+                             variables=variables)
         con.execute(f"CREATE TABLE {model.name} AS {sql}")
     return con
+
+
+@pytest.fixture(scope="module")
+def postgres_data(request):
+    """A database of the `pg_server` cluster holding the fixture's tables."""
+    from test_postgres_ops import create_database, drop_database, load_duckdb_sql
+
+    pg_server = request.getfixturevalue("pg_server")
+    dbname = create_database(pg_server, "veil_consent")
+    load_duckdb_sql(pg_server, dbname, FIXTURE["data"])
+    yield pg_server, dbname
+    drop_database(pg_server, dbname)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    return request.param, request.getfixturevalue("postgres_data") if request.param == "postgres" else None
 
 
 @pytest.fixture()
@@ -43,14 +85,14 @@ def project(tmp_path):
 
 
 @pytest.mark.parametrize("audience", sorted(FIXTURE["expected_subjects"]))
-def test_consent_keeps_exactly_the_expected_subjects(project, audience):
-    con = build(project)
+def test_consent_keeps_exactly_the_expected_subjects(project, audience, engine):
+    con = build(project, engine=engine)
     got = sorted(r[0] for r in con.execute(f"SELECT user_id FROM {audience}__users").fetchall())
     assert got == FIXTURE["expected_subjects"][audience]
 
 
-def test_current_consent_latest_wins_and_tie_denies(project):
-    con = build(project)
+def test_current_consent_latest_wins_and_tie_denies(project, engine):
+    con = build(project, engine=engine)
     state = dict(((s, p), g) for s, p, g in con.execute(
         "SELECT subject, purpose, granted FROM veil_consent_current").fetchall())
     assert state[(1, "marketing")] is True        # in, out, in again
@@ -61,15 +103,15 @@ def test_current_consent_latest_wins_and_tie_denies(project):
     assert con.execute("SELECT count(*) FROM veil_consent_current").fetchone()[0] == len(state)
 
 
-def test_tables_without_subject_are_not_filtered(project):
-    con = build(project)
+def test_tables_without_subject_are_not_filtered(project, engine):
+    con = build(project, engine=engine)
     for audience in FIXTURE["expected_subjects"]:
         assert con.execute(f"SELECT count(*) FROM {audience}__countries").fetchone()[0] == 2
 
 
 @pytest.mark.parametrize("as_of", sorted(FIXTURE["expected_events"]))
-def test_table_and_column_retention_follow_the_clock(project, as_of):
-    con = build(project, as_of=as_of)
+def test_table_and_column_retention_follow_the_clock(project, as_of, engine):
+    con = build(project, as_of=as_of, engine=engine)
     got = [list(r) for r in con.execute("SELECT event_id, ip_address FROM analyst__events ORDER BY 1").fetchall()]
     assert got == FIXTURE["expected_events"][as_of]
 

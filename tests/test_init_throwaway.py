@@ -1,4 +1,4 @@
-"""veil on any dbt project on DuckDB: `veil init` + a policy + `veil compile` + `dbt build`."""
+"""veil on any dbt project, on DuckDB and on PostgreSQL: `veil init` + a policy + `veil compile` + `dbt build`."""
 
 from __future__ import annotations
 
@@ -11,16 +11,45 @@ from helpers import load_fixture, write_files
 pytestmark = pytest.mark.dbt
 
 
-def test_throwaway_project_end_to_end(tmp_path):
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    """(engine, rows(sql) reading its warehouse, the profiles.yml to write or None); postgres: a database of its own."""
+    if request.param == "duckdb":
+        yield "duckdb", None, None
+        return
+    from test_postgres_ops import create_database, drop_database, postgres_profile, rows
+
+    pg_server = request.getfixturevalue("pg_server")
+    dbname = create_database(pg_server, "veil_throwaway")
+    yield "postgres", lambda sql: rows(pg_server, dbname, sql), postgres_profile("shop", pg_server, dbname, "shop")
+    drop_database(pg_server, dbname)
+
+
+def _analyst_customers(name, read, warehouse):
+    """(column names, rows) of the built analyst__customers."""
+    query = "SELECT customer_id, email, country FROM analyst__customers ORDER BY 1"
+    if name == "duckdb":
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return [c[0] for c in con.execute("DESCRIBE analyst__customers").fetchall()], con.execute(query).fetchall()
+    columns = read("SELECT column_name FROM information_schema.columns WHERE table_name = 'analyst__customers' "
+                   "ORDER BY ordinal_position")
+    return [c[0] for c in columns], read(query.replace("FROM analyst__", "FROM shop.analyst__"))
+
+
+def test_throwaway_project_end_to_end(tmp_path, engine):
+    name, read, profile = engine
     files = load_fixture("throwaway_project.yml")
     policy = files.pop("policies/tables/customers.yml")
+    if profile is not None:
+        files["profiles.yml"] = profile
     project = write_files(tmp_path / "shop", files)
     warehouse = tmp_path / "shop.duckdb"
     env = env_for(project, warehouse)
 
     init = run("veil", ["init"], project, env)
     assert init.returncode == 0, init.stderr
-    assert "plugins: [{module: veil.dbt_duckdb}]" in init.stdout
+    if name == "duckdb":                                     # the plugin that registers the keyed functions
+        assert "plugins: [{module: veil.dbt_duckdb}]" in init.stdout
     assert (project / "policies/veil.yml").is_file()
     assert run("veil", ["init"], project, env).returncode == 2   # never overwrites
 
@@ -37,15 +66,16 @@ def test_throwaway_project_end_to_end(tmp_path):
         "signup_date": "NON_PII"}
     write_files(project, {"policies/tables/customers.yml": policy})    # the test's own: phone unclassified
 
-    compiled = run("veil", ["compile"], project, env)
+    compiled = run("veil", ["compile"], project, env)       # for the profile's adapter
     assert compiled.returncode == 0, compiled.stderr
+    if name == "postgres":                                   # the keyed masks read the key on the server
+        installed = run("veil", ["keys", "install"], project, env)
+        assert installed.returncode == 0, installed.stderr
     build = run("dbt", ["build"], project, env)
     assert build.returncode == 0, build.stdout[-3000:]
     assert "veil_no_raw_values_analyst__customers" in build.stdout
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = [c[0] for c in con.execute("DESCRIBE analyst__customers").fetchall()]
-        got = con.execute("SELECT customer_id, email, country FROM analyst__customers ORDER BY 1").fetchall()
+    columns, got = _analyst_customers(name, read, warehouse)
     assert columns == ["customer_id", "email", "country"]      # phone is unclassified: dropped
     assert [r[0] for r in got] == [1, 3]     # 2 asked for erasure, 4 opted out of analytics
     assert all(r[1].startswith("user_") and r[1].endswith("@shop.example") for r in got)

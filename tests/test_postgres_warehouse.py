@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import doctest
 import secrets
 from pathlib import Path
@@ -14,6 +15,7 @@ import veil.warehouse.postgres
 from veil.project import Project
 from veil.warehouse import PhysicalTable, WarehouseError
 from veil.warehouse.postgres import PostgresWarehouse
+from pg_server import wait_for_log
 
 pytestmark = pytest.mark.postgres
 
@@ -211,5 +213,96 @@ def test_the_project_dispatches_a_postgres_target(target, tmp_path):
 
 
 def test_docstring_examples():
-    for module in (veil.warehouse.postgres, veil.warehouse):
-        assert doctest.testmod(module).failed == 0
+    import importlib
+
+    names = ["veil.warehouse.postgres", "veil.warehouse", "veil.warehouse.base", "veil.warehouse.duckdb",
+             "veil.erasure.requests", "veil.publish", "veil.summary", "veil.lint.main", "veil.access",
+             "veil.access.queries", "veil.access.report", "veil.retention", "veil.project"]
+    for name in names:
+        assert doctest.testmod(importlib.import_module(name)).failed == 0, name
+
+
+def test_register_rows_is_a_temporary_table_even_on_a_read_only_connection(target, pg_server):
+    wh = PostgresWarehouse(target, MANIFEST, read_only=True)
+    try:
+        wh.register_rows("veil_pending", ["subject"], [("1",), ("o'brien, \"q\"",), (None,), ("",)])
+        assert sorted(wh.execute("SELECT subject FROM veil_pending"), key=str) == [
+            ("",), ("1",), ("o'brien, \"q\"",), (None,)]
+        wh.register_rows("veil_pending", ["subject"], [("2",)])          # registered again: replaced
+        match = exp.select("id").from_(USERS.expression).where(
+            exp.In(this=exp.cast(exp.column("id"), "text"), query=exp.Subquery(this=exp.select("subject").from_("veil_pending"))))
+        assert wh.execute(match) == [(2,)]
+        assert not any(t.name == "veil_pending" for t, _ in wh.tables())  # no table of the warehouse
+        assert wh.changed == set()
+    finally:
+        wh.close()
+    assert wait_for_log(pg_server, 'COPY pg_temp."veil_pending" FROM STDIN')
+    assert "o'brien" not in pg_server.log_text()                          # COPY rows are not logged
+
+
+def test_records_are_keyed_by_the_result_columns(warehouse):
+    query = exp.select(exp.column("id"), exp.alias_(exp.column("email"), "mail")).from_(USERS.expression).order_by("id")
+    assert warehouse.records(query) == [{"id": 1, "mail": "a@example.com"}, {"id": 2, "mail": "b@example.com"}]
+
+
+def test_a_refused_statement_is_a_statement_error_with_the_drivers_reason(warehouse):
+    from veil.warehouse import StatementError
+
+    with pytest.raises(StatementError) as caught:
+        warehouse.execute(exp.select("nope").from_(USERS.expression))
+    assert 'column "nope" does not exist' in caught.value.reason
+
+
+def test_export_duckdb_types_the_columns_like_duckdb_would(target, pg_server, tmp_path):
+    import duckdb
+
+    con = pg_server.connect()
+    with con.cursor() as cur:
+        cur.execute("CREATE TABLE wh_marts.typed (i integer, b bigint, n numeric(10,2), u numeric, t text, "
+                    "v varchar(5), d date, ts timestamp, tz timestamptz, ok boolean, raw bytea, id uuid, j jsonb, "
+                    "ip inet, tags text[])")
+        cur.execute("INSERT INTO wh_marts.typed VALUES (1, 9000000000, 19.99, 1.5, 'x''y', 'abc', '2026-01-02', "
+                    "'2026-01-02 03:04:05', '2026-01-02 03:04:05+02', true, '\\x00ff', "
+                    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"k\": 1}', '192.0.2.1', '{a,b}'), "
+                    "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+    con.close()
+    wh = PostgresWarehouse(target, MANIFEST, read_only=True)
+    out = tmp_path / "out.duckdb"
+    typed = PhysicalTable("wh_marts", "typed")
+    try:
+        counts = wh.export_duckdb({"typed": exp.select("*").from_(typed.expression),
+                                   "few": exp.select("id").from_(USERS.expression).where("id = 2")}, out)
+    finally:
+        wh.close()
+    assert counts == {"typed": 2, "few": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.duckdb"]            # checkpointed: no WAL
+    with duckdb.connect(str(out), read_only=True) as duck:
+        types = duck.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'typed' ORDER BY ordinal_position").fetchall()
+        assert types == [("i", "INTEGER"), ("b", "BIGINT"), ("n", "DECIMAL(10,2)"), ("u", "DOUBLE"),
+                         ("t", "VARCHAR"), ("v", "VARCHAR"), ("d", "DATE"), ("ts", "TIMESTAMP"),
+                         ("tz", "TIMESTAMP WITH TIME ZONE"), ("ok", "BOOLEAN"), ("raw", "BLOB"), ("id", "UUID"),
+                         ("j", "VARCHAR"), ("ip", "VARCHAR"), ("tags", "VARCHAR")]
+        duck.execute("SET TimeZone = 'UTC'")
+        row = duck.execute("SELECT i, b, CAST(n AS VARCHAR), u, t, d, CAST(ts AS VARCHAR), CAST(tz AS VARCHAR), ok, "
+                           "raw, CAST(id AS VARCHAR), j, ip, tags FROM typed WHERE i = 1").fetchone()
+        assert row == (1, 9000000000, "19.99", 1.5, "x'y", datetime.date(2026, 1, 2),
+                       "2026-01-02 03:04:05", "2026-01-02 01:04:05+00", True, b"\x00\xff",
+                       "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", '{"k": 1}', "192.0.2.1/32", "{a,b}")   # text as PostgreSQL casts it
+        assert duck.execute("SELECT count(*) FROM typed WHERE i IS NULL AND t IS NULL").fetchone() == (1,)
+        assert duck.execute("SELECT * FROM few").fetchall() == [(2,)]
+        assert sorted(r[0] for r in duck.execute("SELECT table_name FROM information_schema.tables").fetchall()) == [
+            "few", "typed"]
+
+
+def test_compact_refreshes_the_planner_statistics_that_sampled_an_erased_value(warehouse):
+    marker = f"stat-{secrets.token_hex(8)}@example.com"
+    warehouse.execute(exp.insert(exp.values([(exp.Placeholder(), exp.Placeholder(), exp.Placeholder())]),
+                                 USERS.expression), [43, marker, None])
+    warehouse.execute(f"ANALYZE {USERS.sql_name}")
+    stats = ("SELECT string_agg(COALESCE(most_common_vals::text, '') || COALESCE(histogram_bounds::text, ''), ' ') "
+             "FROM pg_stats WHERE schemaname = 'wh_raw' AND tablename = 'users_tbl' AND attname = 'email'")
+    assert marker in warehouse.execute(stats)[0][0]          # control: ANALYZE sampled it
+    warehouse.execute(exp.delete(USERS.expression, exp.column("id").eq(exp.Placeholder())), [43])
+    warehouse.compact()
+    assert marker not in (warehouse.execute(stats)[0][0] or "")

@@ -23,7 +23,8 @@ PROJECT_DIR = click.option(
     show_default=True, help="The dbt project holding policies/.")
 DATABASE = click.option(
     "--database", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="The warehouse DuckDB file (default: the dbt target's path in profiles.yml).")
+    help="A DuckDB warehouse file (default: the dbt target in profiles.yml: its DuckDB path, or its PostgreSQL "
+         "database).")
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,13 +195,16 @@ def publish_command(audience: str, out: Path, project_dir: Path, database: Path 
     """Write a standalone DuckDB file with one audience's tables and nothing else.
 
     \b
+    The tables are read from the dbt target's warehouse (DuckDB or PostgreSQL).
     Example:
       veil publish --audience analyst --out published/analyst.duckdb
     """
-    from veil.publish import publish
+    from veil.publish import audience_models, publish
 
     project = _project(project_dir, database)
-    tables = publish(project.plan, audience, project.database, out, trail=project.trail())
+    audience_models(project.plan, audience)   # an unknown audience fails before the warehouse is opened
+    with project.warehouse(read_only=True) as warehouse:
+        tables = publish(project.plan, audience, warehouse, out, trail=project.trail())
     for table in tables:
         click.echo(f"  {table.name}: {table.columns} columns, {table.rows} rows")
     click.echo(f"published {len(tables)} tables for audience {audience} to {out}")
@@ -235,7 +239,9 @@ def summary_command(project_dir: Path, database: Path | None, as_of: str | None)
     from veil.summary import format_summary, summarize
 
     project = _project(project_dir, database)
-    click.echo(format_summary(summarize(project.plan, project.root, project.database, as_of)))
+    with project.warehouse(read_only=True, missing_ok=True) as warehouse:   # not built yet: no row counts
+        summaries = summarize(project.plan, project.root, as_of=as_of, warehouse=warehouse)
+    click.echo(format_summary(summaries))
 
 
 @main.command("lint")
@@ -243,7 +249,8 @@ def summary_command(project_dir: Path, database: Path | None, as_of: str | None)
 @PROJECT_DIR
 @click.option("--purpose", default=None, help="The purpose of every query (else a `-- veil: purpose=P` comment, "
               "else the dbt model's meta.veil.purpose).")
-@click.option("--dialect", default=None, help="SQL dialect of the files (default duckdb, or [tool.veil.lint]).")
+@click.option("--dialect", default=None, help="SQL dialect of the files (default: [tool.veil.lint] dialect, else "
+              "with --dbt the profile's adapter, e.g. postgres, else duckdb).")
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "sarif", "github", "junit"]),
               default="human", show_default=True, help="Output format.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -531,7 +538,7 @@ def _requests(project_dir: Path, database: Path | None):
     if policies.project.erasure is None:
         raise UsageError("policies/veil.yml has no `erasure:` relation")
     with project.warehouse(read_only=True) as warehouse:
-        return project, policies, load_requests(policies, warehouse.con, warehouse.relations)
+        return project, policies, load_requests(policies, warehouse)
 
 
 @audit_group.command("report")
@@ -642,7 +649,7 @@ def access_command(subject: str, fmt: str, out: Path | None, project_dir: Path, 
     from veil.access import run_access
 
     project = _project(project_dir, database)
-    path = run_access(project.root, project.database, subject, fmt, out, project.env)
+    path = run_access(project.root, project.database_override, subject, fmt, out, project.env)
     click.echo(f"wrote the access report for subject {subject} to {path}")
 
 

@@ -196,8 +196,7 @@ class Project:
         raise UsageError(f"no profiles.yml found for {self.root} (looked in {', '.join(map(str, candidates))})")
 
     @functools.cached_property
-    def target(self) -> dict[str, Any]:
-        """The dbt profile target's settings, `env_var()` rendered."""
+    def _raw_target(self) -> dict[str, Any]:
         profiles = read_yaml(self._profiles_path())
         name = self.dbt_project.get("profile")
         profile = profiles.get(name)
@@ -207,16 +206,33 @@ class Project:
         target = (profile.get("outputs") or {}).get(target_name)
         if not isinstance(target, dict):
             raise UsageError(f"target {target_name!r} not found in profile {name!r}")
-        return {key: _render(value, self.env) for key, value in target.items()}
+        return target
+
+    @functools.cached_property
+    def target(self) -> dict[str, Any]:
+        """The dbt profile target's settings, `env_var()` rendered."""
+        return {key: _render(value, self.env) for key, value in self._raw_target.items()}
+
+    @property
+    def adapter(self) -> str:
+        """The dbt target's adapter `type`, read without rendering its other settings (a CI
+        job that lints has no warehouse password to render)."""
+        return str(_render(self._raw_target.get("type", "duckdb"), self.env))
 
     @property
     def database(self) -> Path:
-        """The DuckDB warehouse file: `--database`, else the dbt target's `path`."""
+        """The DuckDB warehouse file: `--database`, else the dbt target's `path`.
+
+        Only what needs a DuckDB file asks for it (`veil snapshot`, `keys
+        reencrypt`, `classify`); the operational commands go through
+        `warehouse()`, which also reaches a postgres target.
+        """
         if self.database_override is not None:
             return self.database_override
         target = self.target
         if target.get("type") != "duckdb":
-            raise UsageError(f"the dbt target is {target.get('type')!r}, not DuckDB; pass --database FILE")
+            raise UsageError(f"the dbt target is {target.get('type')!r}, not DuckDB: this command needs a DuckDB "
+                             "file; pass --database FILE")
         path = Path(str(target.get("path", ":memory:")))
         if str(path) == ":memory:":
             raise UsageError("the DuckDB target is in memory; pass --database FILE")
@@ -236,8 +252,11 @@ class Project:
 
         return plan_project(self.policies)
 
-    def warehouse(self, read_only: bool = False):
-        """The warehouse seam for this project (a context manager; see `veil.warehouse`)."""
+    def warehouse(self, read_only: bool = False, missing_ok: bool = False):
+        """The warehouse seam for this project (a context manager; see `veil.warehouse`).
+
+        `missing_ok`: yields None for a DuckDB file that is not built yet.
+        """
         from veil.warehouse import open_warehouse
 
-        return open_warehouse(self, read_only=read_only)
+        return open_warehouse(self, read_only=read_only, missing_ok=missing_ok)

@@ -2,9 +2,11 @@
 
 The file an analyst is given: the audience's built models, with exactly the
 columns the policies allow, and nothing else (no raw tables, no views, no
-macros, no key). It is written beside its destination as
-`.<name>.<pid>.tmp` (DuckDB adds `.tmp.wal`) and renamed into place, so a
-failed publish never leaves a partial file.
+macros, no key). The models are read from the project's warehouse, DuckDB
+or PostgreSQL alike (`Warehouse.export_duckdb`); the output is a DuckDB file
+either way. It is written beside its destination as `.<name>.<pid>.tmp`
+(DuckDB adds `.tmp.wal`) and renamed into place, so a failed publish never
+leaves a partial file.
 
 The audit trail knows every file before it exists: a `publish` record with
 status `started` names the output (`system`) and the temp files
@@ -27,17 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 from sqlglot import exp
 
 from veil.compile.plan import ModelPlan, ProjectPlan
 from veil.errors import UsageError
-from veil.warehouse_tables import locate_models
 
 if TYPE_CHECKING:
     from veil.audit.trail import AuditTrail
-
-ALIAS = "veil_warehouse"
+    from veil.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -67,13 +66,20 @@ def temp_path(out: Path, pid: int) -> Path:
     return out.with_name(f".{out.name}.{pid}.tmp")
 
 
-def _copy_statement(model: ModelPlan, schema: str) -> str:
-    columns = [exp.column(exp.to_identifier(d.name)) for d in model.kept]
-    source = exp.table_(exp.to_identifier(model.name), db=exp.to_identifier(schema),
-                        catalog=exp.to_identifier(ALIAS))
-    query = exp.select(*columns).from_(source)
-    create = exp.Create(this=exp.to_table(model.name), kind="TABLE", expression=query)
-    return create.sql(dialect="duckdb")
+def copy_queries(models: list[ModelPlan], warehouse: Warehouse) -> dict[str, exp.Select]:
+    """Per model, the SELECT of exactly its kept columns from where dbt built it; UsageError if one is not built.
+
+    >>> import duckdb
+    >>> from veil.warehouse import as_warehouse
+    >>> copy_queries([], as_warehouse(duckdb.connect()))
+    {}
+    """
+    located = {m.name: warehouse.locate(f"ref('{m.name}')") for m in models}
+    missing = [name for name, table in located.items() if not warehouse.exists(table)]
+    if missing:
+        raise UsageError(f"not built in the warehouse: {', '.join(missing)}; run `veil compile` and `dbt build` first")
+    return {m.name: exp.select(*[exp.column(exp.to_identifier(d.name)) for d in m.kept]).from_(
+        located[m.name].expression) for m in models}
 
 
 def audience_models(plan: ProjectPlan, audience: str) -> list[ModelPlan]:
@@ -84,34 +90,27 @@ def audience_models(plan: ProjectPlan, audience: str) -> list[ModelPlan]:
     return plan.for_audience(audience)
 
 
-def _write(models: list[ModelPlan], database: Path, temp: Path) -> list[PublishedTable]:
-    """Copy the models into a new DuckDB file at `temp`, checkpointed (no WAL left)."""
-    published = []
-    with duckdb.connect(str(temp)) as con:
-        con.execute(f"ATTACH '{database.as_posix()}' AS {ALIAS} (READ_ONLY)")
-        schemas = locate_models(con, ALIAS, [m.name for m in models])
-        for model in models:
-            con.execute(_copy_statement(model, schemas[model.name]))
-            rows = con.execute(f'SELECT count(*) FROM "{model.name}"').fetchall()[0][0]
-            published.append(PublishedTable(model.name, len(model.kept), rows))
-        con.execute(f"DETACH {ALIAS}")
-        con.execute("CHECKPOINT")
-    return published
-
-
-def publish(plan: ProjectPlan, audience: str, database: Path, out: Path, *,
+def publish(plan: ProjectPlan, audience: str, warehouse: Warehouse | Path, out: Path, *,
             trail: AuditTrail | None = None) -> list[PublishedTable]:
-    """Copy the audience's models from `database` into a new file at `out`.
+    """Copy the audience's models from `warehouse` (the seam, or a DuckDB file) into a new DuckDB file at `out`.
 
     The trail (default: the one the environment names) gets `started` before
     the temp file exists and `completed` after the rename; `system` is the
     absolute path of `out`.
     """
     from veil.audit.trail import audit_trail
+    from veil.warehouse import DuckDBWarehouse
 
     models = audience_models(plan, audience)
-    if not database.is_file():
-        raise UsageError(f"warehouse {database} not found: run `dbt build` first")
+    if isinstance(warehouse, (str, Path)):
+        if not Path(warehouse).is_file():
+            raise UsageError(f"warehouse {warehouse} not found: run `dbt build` first")
+        opened = DuckDBWarehouse(Path(warehouse), None, read_only=True)
+        try:
+            return publish(plan, audience, opened, out, trail=trail)
+        finally:
+            opened.close()
+    queries = copy_queries(models, warehouse)
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(out, os.getpid())
@@ -121,7 +120,8 @@ def publish(plan: ProjectPlan, audience: str, database: Path, out: Path, *,
                  detail={"audience": audience, **started})
     temp.unlink(missing_ok=True)
     try:
-        published = _write(models, database, temp)
+        rows = warehouse.export_duckdb(queries, temp)
+        published = [PublishedTable(m.name, len(m.kept), rows[m.name]) for m in models]
         os.replace(temp, out)
         trail.append("publish", system=trail.relative(out), method="copy", rows=sum(t.rows for t in published),
                      status="completed", detail={"audience": audience, "run": started["run"],

@@ -1,9 +1,11 @@
 """`veil retention`: physically delete what retention says is gone.
 
-Physically: after the deletions and nullings, the warehouse file is
-rewritten with only its live rows (`Warehouse.compact`), so the expired
-values leave the file's bytes, not just its visible rows; the vault file
-is rewritten the same way when entries were forgotten.
+Physically: after the deletions and nullings commit, the warehouse makes
+them physical (`Warehouse.compact`: DuckDB rewrites its file with only its
+live rows, PostgreSQL runs `VACUUM FULL` on each changed table), so the
+expired values leave the stored bytes, not just the visible rows; the vault
+file is rewritten the same way when entries were forgotten. The statements
+are sqlglot trees rendered by the warehouse, the same on either engine.
 
 For every policy table with a table retention, one `DELETE` removes the rows
 older than it; for every table with expiring columns, one `UPDATE` sets each
@@ -26,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import duckdb
 from sqlglot import exp
 
 from veil.compile.plan import ProjectPlan, plan_project
@@ -88,9 +89,9 @@ def _expiring(table: LoadedTable) -> dict[str, int]:
     return {c.name: c.data_handling.retention_days for c in table.policy.columns if c.data_handling.retention_days}
 
 
-def _count(con: duckdb.DuckDBPyConnection, target: exp.Expression, conditions: dict[str, exp.Expression]) -> dict[str, int]:
+def _count(warehouse, target: exp.Expression, conditions: dict[str, exp.Expression]) -> dict[str, int]:
     sums = [count_where(cond, key) for key, cond in conditions.items()]
-    row = con.execute(exp.select(*sums).from_(target).sql(dialect="duckdb")).fetchall()[0]
+    row = warehouse.execute(exp.select(*sums).from_(target.copy()))[0]
     return {key: int(value or 0) for key, value in zip(conditions, row)}
 
 
@@ -121,46 +122,45 @@ def _as_text(column: str) -> exp.Expression:
     return exp.cast(exp.column(exp.to_identifier(column)), exp.DataType.Type.VARCHAR)
 
 
-def _distinct_values(con: duckdb.DuckDBPyConnection, target: exp.Expression, column: str,
-                     where: exp.Expression, params: Sequence[object] = ()) -> set[str]:
+def _distinct_values(warehouse, target: exp.Expression, column: str,
+                     where: exp.Expression, params: Sequence[object] | None = None) -> set[str]:
     query = exp.select(_as_text(column)).distinct().from_(target.copy()).where(
         exp.and_(exp.Not(this=exp.Is(this=exp.column(exp.to_identifier(column)), expression=exp.Null())), where))
-    return {value for (value,) in con.execute(query.sql(dialect="duckdb"), list(params)).fetchall()}
+    return {value for (value,) in warehouse.execute(query, list(params) if params is not None else None)}
 
 
-def apply_table(con: duckdb.DuckDBPyConnection, table: LoadedTable, days: int | None, target_sql: str,
+def apply_table(warehouse, table: LoadedTable, days: int | None, target_sql: str,
                 as_of: str | None, dry_run: bool,
                 tokenized: Sequence[str] = ()) -> tuple[RetentionResult, dict[str, set[str]]]:
     """Delete expired rows and null expired columns of one table, in one transaction.
 
-    Also returns, per column of `tokenized`, the distinct values (as text) that leave with the change.
+    `warehouse`: the seam (or a bare DuckDB connection). Also returns, per
+    column of `tokenized`, the distinct values (as text) that leave with the change.
     """
+    from veil.warehouse import as_warehouse
+
+    warehouse = as_warehouse(warehouse)
     event_time = table.policy.event_time
     result = RetentionResult(table.name, target_sql, days)
     target = exp.to_table(target_sql, dialect="duckdb")
     expiring = _expiring(table)
     conditions = _conditions(table, days, as_of)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        counts = _count(con, target, conditions)
+    with warehouse.transaction():   # a dry run changes nothing: its commit is a rollback
+        counts = _count(warehouse, target, conditions)
         result.undated_rows = counts.pop("undated")
         result.deleted_rows = counts.pop("deleted", 0)
         result.nulled = {key.removeprefix("null:"): n for key, n in counts.items()}
-        leaving = {column: _distinct_values(con, target, column, where) for column in tokenized
+        leaving = {column: _distinct_values(warehouse, target, column, where) for column in tokenized
                    if (where := _leaving(conditions, column)) is not None}
         if not dry_run:
             if days and result.deleted_rows:
-                con.execute(exp.delete(target, where=conditions["deleted"]).sql(dialect="duckdb"))
+                warehouse.execute(exp.delete(target.copy(), where=conditions["deleted"]))
             if any(result.nulled.values()):
-                con.execute(_null_statement(target, event_time, expiring, as_of).sql(dialect="duckdb"))
-        con.execute("COMMIT" if not dry_run else "ROLLBACK")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+                warehouse.execute(_null_statement(target, event_time, expiring, as_of))
     return result, leaving
 
 
-def forget_vanished(con: duckdb.DuckDBPyConnection, vault: Vault, policies: Policies,
+def forget_vanished(warehouse, vault: Vault, policies: Policies,
                     columns: list[TokenizedColumn], vanished: dict[str, dict[str, set[str]]],
                     as_of: str | None, dry_run: bool) -> dict[str, int]:
     """Forget the vault entries of the `vanished` values (table -> column -> values) that no
@@ -186,7 +186,7 @@ def forget_vanished(con: duckdb.DuckDBPyConnection, vault: Vault, policies: Poli
         leaving = _leaving(_conditions(c.table, days, as_of), c.column) if dry_run else None
         if leaving is not None:
             where = exp.and_(where, exp.Not(this=exp.func("coalesce", leaving, exp.false())))
-        for value in _distinct_values(con, exp.to_table(c.target, dialect="duckdb"), c.column, where, [values]):
+        for value in _distinct_values(warehouse, exp.to_table(c.target, dialect="duckdb"), c.column, where, [values]):
             for keep_last, luhn in c.formats:
                 gone.pop(vault.fingerprint(value, keep_last, luhn), None)
     by_table: dict[str, list[str]] = {}
@@ -213,7 +213,7 @@ def _null_statement(target: exp.Expression, event_time: str, expiring: dict[str,
     return update.where(exp.or_(*expired_any))
 
 
-def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
+def apply_retention(policies: Policies, warehouse, relations: PhysicalRelations | None = None,
                     as_of: str | None = None, dry_run: bool = False, *, vault: Vault | None = None,
                     plan: ProjectPlan | None = None,
                     targets: dict[str, list[tuple[str, LoadedTable, dict[str, str]]]] | None = None
@@ -223,8 +223,13 @@ def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relation
 
     `targets`: per policy table, where its rows are stored when that is not its
     relation (a policy over a view: the base tables), as (SQL name, the policy
-    with the base's column names, policy column -> base column).
+    with the base's column names, policy column -> base column). `warehouse`:
+    the seam, or a bare DuckDB connection with its `relations`.
     """
+    from veil.warehouse import as_warehouse
+
+    warehouse = as_warehouse(warehouse, relations)
+    relations = warehouse.relations
     columns = tokenized_columns(plan or plan_project(policies), relations) if vault is not None else []
     results = []
     vanished: dict[str, dict[str, set[str]]] = {}
@@ -235,14 +240,14 @@ def apply_retention(policies: Policies, con: duckdb.DuckDBPyConnection, relation
         tokenized = [c.column for c in columns if c.table.name == table.name]
         stored = (targets or {}).get(table.name) or [(relations.sql_name(table.relation), table, {})]
         for target, policy, renamed in stored:
-            result, gone = apply_table(con, policy, days, target, as_of, dry_run,
+            result, gone = apply_table(warehouse, policy, days, target, as_of, dry_run,
                                        [renamed.get(c.lower(), c) for c in tokenized])
             back = {base: column for column, base in renamed.items()}
             for column, values in gone.items():
                 vanished.setdefault(table.name, {}).setdefault(back.get(column.lower(), column), set()).update(values)
             results.append(replace(result, nulled={back.get(k.lower(), k): v for k, v in result.nulled.items()}))
     if vault is not None and columns:
-        forgotten = forget_vanished(con, vault, policies, columns, vanished, as_of, dry_run)
+        forgotten = forget_vanished(warehouse, vault, policies, columns, vanished, as_of, dry_run)
         tokenizing = {c.table.name for c in columns}
         for result in results:
             if result.table in tokenizing:
@@ -288,7 +293,7 @@ def run_retention(project, *, as_of: str | None = None, dry_run: bool = False) -
             from veil.identity import build_identity_graph
 
             graph = build_identity_graph(project.policies, project.manifest, warehouse, project.compiled_sql)
-            results = apply_retention(project.policies, warehouse.con, warehouse.relations, as_of=as_of,
+            results = apply_retention(project.policies, warehouse, as_of=as_of,
                                       dry_run=dry_run, vault=vault, plan=project.plan,
                                       targets=view_targets(project.policies, graph))
             if not dry_run and any(r.deleted_rows or any(r.nulled.values()) for r in results):

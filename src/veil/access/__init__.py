@@ -41,7 +41,7 @@ from veil.audit import audit_trail
 from veil.errors import UsageError
 from veil.hmac_sql import subject_digest_key
 from veil.publish import started_detail
-from veil.relations import PhysicalRelations
+from veil.relations import PhysicalRelations  # noqa: F401 - the doctest uses it
 
 __all__ = ["FORMATS", "audited_file_name", "build_access_report", "report_subject", "run_access", "subject_digest",
            "write_access_report"]
@@ -64,10 +64,13 @@ def subject_digest(subject: str, key: bytes | None = None) -> str:
 
 def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str, out: Path | None,
                env: Mapping[str, str] = os.environ, *, as_of: datetime | None = None) -> Path:
-    """Export everything held about `subject` to `out` (default `access/<subject>-<UTC time>.<fmt>`), audited."""
+    """Export everything held about `subject` to `out` (default `access/<subject>-<UTC time>.<fmt>`), audited.
+
+    The warehouse is the project's (`database`: a DuckDB file instead), on either engine.
+    """
     from veil.keyring import load_keyring
     from veil.policy.load import load_policies
-    from veil.warehouse import resolve_database
+    from veil.project import Project
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -75,14 +78,9 @@ def run_access(project_dir: Path, database: Path | None, subject: str, fmt: str,
         raise UsageError("--subject must not be empty")
     project_dir = Path(project_dir)
     policies = load_policies(project_dir)
-    path = resolve_database(project_dir, database)
-    if not path.is_file():
-        raise UsageError(f"warehouse {path} not found")
-    from veil.warehouse.duckdb import connect_file
-
-    with connect_file(path, read_only=True) as con:
-        report = build_access_report(policies, con, PhysicalRelations.for_project(project_dir, con), subject,
-                                     as_of=as_of)
+    project = Project.load(project_dir, env=env, database=database)
+    with project.warehouse(read_only=True) as warehouse:
+        report = build_access_report(policies, warehouse, subject=subject, as_of=as_of)
     target = Path(out or default_path(project_dir, subject, fmt))
     keyring = load_keyring(env)
     key = keyring.primary("hmac").material if keyring is not None else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
 from veil.compile import sql
@@ -105,13 +104,12 @@ def erasure_requests_query(spec: ErasureSpec, physical: str) -> exp.Select:
             .order_by(*_oldest_first(spec.requested_at, *([spec.request_id] if spec.request_id else []))))
 
 
-def fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, subject: str, what: str) -> list[dict[str, Any]]:
-    """Run a subject query; rows as dicts. A missing relation or column is a UsageError naming `what`."""
+def fetch(warehouse, query: exp.Select, subject: str, what: str) -> list[dict[str, Any]]:
+    """Run a subject query on the warehouse seam; rows as dicts. A missing relation or column is a
+    UsageError naming `what` (a busy or unreachable warehouse stays its own message)."""
+    from veil.warehouse import StatementError
+
     try:
-        result = con.execute(query.sql(dialect="duckdb"), [subject])
-    except duckdb.CatalogException as exc:
-        raise UsageError(f"{what}: {str(exc).splitlines()[0]}") from None
-    except duckdb.BinderException as exc:
-        raise UsageError(f"{what}: {str(exc).splitlines()[0]} (does the policy match the warehouse?)") from None
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+        return warehouse.records(query, [subject])
+    except StatementError as exc:
+        raise UsageError(f"{what}: {exc.reason} (does the policy match the warehouse?)") from None

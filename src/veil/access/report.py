@@ -1,4 +1,4 @@
-"""Build the access report of one data subject: a pure stage over a warehouse connection.
+"""Build the access report of one data subject: a pure stage over the warehouse seam (either engine).
 
 The report is plain JSON data (strings, numbers, booleans, None, lists and
 dicts): dates and timestamps are ISO strings, decimals are numbers.
@@ -17,7 +17,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
 from veil import __version__
@@ -114,13 +113,13 @@ def _subject_predicate(policies: Policies, table: LoadedTable, relations: Physic
     return via_subject(policy.via.via, hops)
 
 
-def _table_section(policies: Policies, table: LoadedTable, con: duckdb.DuckDBPyConnection,
-                   relations: PhysicalRelations, subject: str, as_of: datetime) -> dict[str, Any]:
+def _table_section(policies: Policies, table: LoadedTable, warehouse, relations: PhysicalRelations,
+                   subject: str, as_of: datetime) -> dict[str, Any]:
     policy = table.policy
     physical = relations.sql_name(table.relation)
     days, expiring = policies.retention_days(table), _expiring(table)
     columns = [c.name for c in policy.columns]
-    rows = fetch(con, subject_rows_query(physical, columns, _subject_predicate(policies, table, relations),
+    rows = fetch(warehouse, subject_rows_query(physical, columns, _subject_predicate(policies, table, relations),
                                          policy.event_time), subject, f"table {table.name} ({physical})")
     return {
         "table": table.name,
@@ -138,7 +137,7 @@ def _table_section(policies: Policies, table: LoadedTable, con: duckdb.DuckDBPyC
     }
 
 
-def _consent_section(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
+def _consent_section(policies: Policies, warehouse, relations: PhysicalRelations,
                      subject: str) -> dict[str, Any] | None:
     spec = policies.project.consent
     if spec is None:
@@ -148,18 +147,18 @@ def _consent_section(policies: Policies, con: duckdb.DuckDBPyConnection, relatio
     return {
         "relation": spec.relation,
         "physical_relation": physical,
-        "history": plain(fetch(con, consent_history_query(spec, physical), subject, what)),
-        "current": plain(fetch(con, consent_current_query(spec, physical), subject, what)),
+        "history": plain(fetch(warehouse, consent_history_query(spec, physical), subject, what)),
+        "current": plain(fetch(warehouse, consent_current_query(spec, physical), subject, what)),
     }
 
 
-def _erasure_section(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
+def _erasure_section(policies: Policies, warehouse, relations: PhysicalRelations,
                      subject: str) -> dict[str, Any] | None:
     spec = policies.project.erasure
     if spec is None:
         return None
     physical = relations.sql_name(spec.relation)
-    requests = plain(fetch(con, erasure_requests_query(spec, physical), subject,
+    requests = plain(fetch(warehouse, erasure_requests_query(spec, physical), subject,
                            f"erasure relation {spec.relation} ({physical})"))
     return {"relation": spec.relation, "physical_relation": physical, "requested": bool(requests),
             "requests": requests}
@@ -214,20 +213,25 @@ def count_data_rows(report: dict[str, Any]) -> int:
             + (len(erasure["requests"]) if erasure else 0))
 
 
-def build_access_report(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations,
-                        subject: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+def build_access_report(policies: Policies, warehouse, relations: PhysicalRelations | None = None,
+                        subject: str = "", *, as_of: datetime | None = None) -> dict[str, Any]:
     """Everything the warehouse holds about `subject`, unmasked, and how veil handles it.
 
+    `warehouse`: the seam (or a bare DuckDB connection, with its `relations`).
     `as_of` is the retention clock (default now, UTC). Tables without a
     `subject` column hold nobody's data as far as the policies say and are
     not searched. An unknown subject gets the same sections, empty.
     """
+    from veil.warehouse import as_warehouse
+
+    warehouse = as_warehouse(warehouse, relations)
+    relations = warehouse.relations
     now = datetime.now(timezone.utc)
     as_of = as_of or now
-    tables = [_table_section(policies, t, con, relations, subject, as_of)
+    tables = [_table_section(policies, t, warehouse, relations, subject, as_of)
               for t in policies.table_list() if t.policy.subject]
-    consent = _consent_section(policies, con, relations, subject)
-    erasure = _erasure_section(policies, con, relations, subject)
+    consent = _consent_section(policies, warehouse, relations, subject)
+    erasure = _erasure_section(policies, warehouse, relations, subject)
     with_rows = {t["table"]: t for t in tables if t["rows"]}
     audiences = [_audience_entry(policies, model, with_rows[model.table.name], consent, erasure)
                  for model in plan_project(policies).models if model.table.name in with_rows]

@@ -46,7 +46,7 @@ class Context:
     trail: object | None = None
 
     def register_pending(self, subjects: list[str]) -> None:
-        self.warehouse.con.register(PENDING, pa.table({"subject": pa.array(subjects, pa.string())}))
+        self.warehouse.register_rows(PENDING, ["subject"], [(subject,) for subject in subjects])
 
 
 def _add(counts: dict[str, int], subject: str, n: int) -> None:
@@ -67,9 +67,9 @@ def _surrogate(sql_type: str) -> exp.Expression:
         return exp.Neg(this=exp.Paren(this=exp.Add(this=exp.Literal.number(1), expression=exp.cast(
             exp.Floor(this=exp.Mul(this=exp.Anonymous(this="random"), expression=exp.Literal.number(bound))),
             exp.DataType.build(sql_type, dialect="duckdb")))))
-    uuid = exp.cast(exp.Anonymous(this="uuid"), exp.DataType.Type.VARCHAR)
+    uuid = exp.cast(exp.Uuid(), exp.DataType.Type.VARCHAR)   # uuid() on DuckDB, gen_random_uuid() on PostgreSQL
     if sql_type.upper() == "UUID":
-        return exp.Anonymous(this="uuid")
+        return exp.Uuid()
     return exp.DPipe(this=exp.Literal.string("anon_"), expression=uuid)
 
 

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import duckdb
+from sqlglot import exp
 
 from veil.audit.trail import AuditTrail
 from veil.policy.loaded import Policies
@@ -33,16 +33,37 @@ def _request_id(subject: str, requested_at: object) -> str:
     return hashlib.sha256(f"{subject}|{requested_at}".encode()).hexdigest()[:16]
 
 
-def load_requests(policies: Policies, con: duckdb.DuckDBPyConnection, relations: PhysicalRelations) -> list[Request]:
-    """Every request in the registry, oldest first (one per id)."""
+def _text(column: str | None) -> exp.Expression:
+    value = exp.column(exp.to_identifier(column, quoted=True)) if column else exp.Null()
+    return exp.cast(value, exp.DataType.Type.VARCHAR)
+
+
+def requests_query(policies: Policies, table: exp.Table) -> exp.Select:
+    """(request id, subject as text, requested_at) of every registry row with a subject, oldest first.
+
+    >>> from veil.policy.models import ErasureSpec, ProjectPolicy
+    >>> spec = ErasureSpec(relation="source('raw', 'deletion_requests')", subject="user_id", requested_at="asked")
+    >>> policies = Policies(ProjectPolicy(version=1, erasure=spec), "policies/veil.yml", {})
+    >>> print(requests_query(policies, exp.to_table("raw.deletion_requests")).sql("postgres"))
+    SELECT CAST(NULL AS VARCHAR), CAST("user_id" AS VARCHAR), "asked" FROM raw.deletion_requests WHERE NOT "user_id" IS NULL ORDER BY "asked", 2
+    """
+    spec = policies.project.erasure
+    subject = exp.column(exp.to_identifier(spec.subject, quoted=True))
+    requested_at = exp.column(exp.to_identifier(spec.requested_at, quoted=True))
+    return (exp.select(_text(spec.request_id), _text(spec.subject), requested_at).from_(table)
+            .where(exp.Not(this=exp.Is(this=subject, expression=exp.Null())))
+            .order_by(exp.Ordered(this=requested_at.copy(), nulls_first=False), exp.Literal.number(2)))
+
+
+def load_requests(policies: Policies, warehouse, relations: PhysicalRelations | None = None) -> list[Request]:
+    """Every request in the registry, oldest first (one per id); `warehouse`: the seam (or a DuckDB connection)."""
+    from veil.warehouse import as_warehouse
+
     spec = policies.project.erasure
     if spec is None:
         return []
-    id_column = f'"{spec.request_id}"' if spec.request_id else "NULL"
-    rows = con.execute(
-        f'SELECT CAST({id_column} AS VARCHAR), CAST("{spec.subject}" AS VARCHAR), "{spec.requested_at}" '
-        f'FROM {relations.sql_name(spec.relation)} WHERE "{spec.subject}" IS NOT NULL '
-        f'ORDER BY "{spec.requested_at}" NULLS LAST, 2').fetchall()
+    warehouse = as_warehouse(warehouse, relations)
+    rows = warehouse.execute(requests_query(policies, warehouse.locate(spec.relation).expression))
     seen: dict[str, Request] = {}
     for request_id, subject, requested_at in rows:
         rid = request_id or _request_id(subject, requested_at)

@@ -6,8 +6,10 @@ Order of a run:
 2. per system (vault first), for all pending subjects at once: count rows per
    subject, record `started` steps, erase with one statement, record
    `completed` steps; a system on legal hold is left alone;
-3. rewrite the warehouse file so the deleted bytes are gone (the vault and
-   published files are rewritten in their own step);
+3. make the deletions physical (`Warehouse.compact`: DuckDB rewrites its
+   file, PostgreSQL runs `VACUUM FULL` on each changed table, after the
+   deletes commit); the vault and published files are rewritten in their
+   own step;
 4. a request is `completed` only when every system confirmed it and the
    rewrite is done; otherwise it stays open (a hold's reason is recorded).
 
@@ -39,7 +41,7 @@ from veil.erasure.requests import (
     request_states,
     started_steps,
 )
-from veil.erasure.systems import System, discover_systems, file_systems
+from veil.erasure.systems import FILE_KINDS, System, discover_systems, file_systems
 from veil.errors import UsageError
 from veil.identity import build_identity_graph, canonical_subject
 from veil.policy.yaml_lines import line_of
@@ -150,6 +152,15 @@ def _completions(trail: AuditTrail, requests: list[Request], systems: list[Syste
     return entries, completed
 
 
+def _touched_tables(result: ErasureResult, journal: Journal) -> list:
+    """The warehouse tables this run erased from, and those a crashed run of the same requests did."""
+    pending = {r.request_id for r in result.pending}
+    earlier = {name for (request_id, name), rows in journal.confirmed.items() if rows and request_id in pending}
+    return sorted({o.system.identity.table for o in result.outcomes
+                   if o.system.identity is not None and o.system.kind not in FILE_KINDS
+                   and (o.rows or o.system.name in earlier)})
+
+
 @contextlib.contextmanager
 def _exclusive(trail: AuditTrail) -> Iterator[None]:
     """One `veil erase` at a time per audit trail; the OS releases the lock if the process dies."""
@@ -207,14 +218,14 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
     result = ErasureResult(dry_run=dry_run, reapply=reapply)
     with project.warehouse(read_only=dry_run) as warehouse:
         graph = build_identity_graph(policies, project.manifest, warehouse, project.compiled_sql)
-        requests = load_requests(policies, warehouse.con, warehouse.relations)
+        requests = load_requests(policies, warehouse)
         done = completed_ids(trail)
         targets = [r for r in requests if (r.request_id in done) == reapply]
         valid, result.held, result.invalid = _subjects(targets, graph, spec.legal_holds.subjects, policies)
         result.pending = valid
         consent = policies.project.consent
         systems = discover_systems(plan, graph, vault_file=project.vault_path,
-                                   files=file_systems(trail, project), project_dir=project.root,
+                                   files=file_systems(trail, project, warehouse), project_dir=project.root,
                                    consent_key=warehouse.locate(consent.relation).key if consent else None)
         result.systems = systems
         context = Context(plan, warehouse, graph, keyring, trail)
@@ -239,11 +250,13 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
             return result
         _crash_point("before-rewrite", env)
         started_at = time.perf_counter()
-        warehouse.compact()
+        # after the deletes commit: DuckDB rewrites its file, PostgreSQL runs VACUUM FULL on each table
+        warehouse.compact(_touched_tables(result, journal))
         result.seconds["rewrite"] = time.perf_counter() - started_at
+        location = warehouse.location
     _crash_point("after-rewrite", env)
     if reapply:
-        trail.append("erasure.reapply", system=str(project.database), method="delete",
+        trail.append("erasure.reapply", system=location, method="delete",
                      rows=sum(o.rows for o in result.outcomes), status="completed",
                      detail={"requests": len(result.pending)})
         return result

@@ -177,12 +177,17 @@ def published_files(trail) -> list[Path]:
                    if r.system and trail.resolve(r.system).is_file()})
 
 
-def file_systems(trail, project) -> list[System]:
-    """Files veil wrote that may hold a subject's data: temp leftovers, access exports, snapshots, publishes."""
+def file_systems(trail, project, warehouse) -> list[System]:
+    """Files veil wrote that may hold a subject's data: temp leftovers, access exports, snapshots, publishes.
+
+    Temp leftovers are looked for beside the warehouse's own files (a DuckDB
+    file's folder; a server has none here) and in the project's state folder.
+    """
     from veil.erasure import files
 
+    folders = [*warehouse.local_dirs, project.state_dir]
     systems = [System(str(p), "temp file", "delete file (a leftover copy of anyone's data)", str(p))
-               for p in files.stale_temp_files(trail, [project.database.parent, project.state_dir])]
+               for p in files.stale_temp_files(trail, folders)]
     systems += [System(str(p), "access export", "delete file", str(p)) for p in files.access_exports(trail)]
     systems += [System(str(p), "snapshot", "delete rows, rewrite files; --check lists retraining",
                        str(p)) for p in files.snapshot_versions(trail)]

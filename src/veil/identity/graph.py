@@ -95,6 +95,7 @@ class IdentityGraph:
     registry: PhysicalTable | None
     problems: list[tuple[str, str]] = field(default_factory=list)   # (what, why): block completion
     edges: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    dialect: str = "duckdb"                             # the warehouse's: how its models' compiled SQL is read
 
     def domain_table(self, domain: Domain) -> TableIdentity:
         return self.tables[self.policy_tables[domain.table].key]
@@ -233,10 +234,10 @@ def _schema(tables: dict[str, TableIdentity]) -> dict:
     return schema
 
 
-def _without_catalogs(code: str) -> exp.Expression | str:
-    """Compiled SQL names the database file dbt built (`"warehouse"."raw"."users"`); a copy may differ."""
+def _without_catalogs(code: str, dialect: str) -> exp.Expression | str:
+    """Compiled SQL names the database dbt built in (`"warehouse"."raw"."users"`); a copy may differ."""
     try:
-        statement = parse_one(code, read="duckdb")
+        statement = parse_one(code, read=dialect)
     except SqlglotError:
         return code
     for table in statement.find_all(exp.Table):
@@ -244,7 +245,7 @@ def _without_catalogs(code: str) -> exp.Expression | str:
     return statement
 
 
-def _edges(tables: dict[str, TableIdentity], compiled: Callable[[dict[str, Any]], str | None]
+def _edges(tables: dict[str, TableIdentity], compiled: Callable[[dict[str, Any]], str | None], dialect: str
            ) -> tuple[dict[tuple[str, str], list[tuple[str, str]]], dict[str, str]]:
     """(table key, column) -> source columns it passes through; and why a model could not be traced."""
     schema = _schema(tables)
@@ -260,7 +261,7 @@ def _edges(tables: dict[str, TableIdentity], compiled: Callable[[dict[str, Any]]
             continue
         names = [table.columns[c] for c in table.columns] or list((table.node or {}).get("columns", {}))
         try:
-            traced = trace_columns(_without_catalogs(code), names, schema)
+            traced = trace_columns(_without_catalogs(code, dialect), names, schema, dialect=dialect)
         except UntraceableSQL as exc:
             untraceable[key] = f"its SQL cannot be traced: {exc}"
             continue
@@ -342,13 +343,14 @@ def build_identity_graph(policies: Policies, manifest: dict[str, Any] | None, wa
     """The identity of every relation of the warehouse and the manifest (`compiled`: a model's SQL)."""
     tables, node_keys = _collect_tables(warehouse, manifest, policies)
     where = {loaded.name: warehouse.locate(loaded.relation) for loaded in policies.table_list()}
-    edges, untraceable = _edges(tables, compiled)
+    dialect = getattr(warehouse, "dialect", "") or "duckdb"
+    edges, untraceable = _edges(tables, compiled, dialect)
     known = _seed_domains(policies, tables, where, warehouse)
     domains, ambiguous = _propagate(known, edges)
     spec = policies.project.erasure
     registry = warehouse.locate(spec.relation) if spec is not None else None
     graph = IdentityGraph(_subject_kind(policies, tables, where), tables, where, registry, edges=edges,
-                          _nodes=node_keys)
+                          dialect=dialect, _nodes=node_keys)
     for key, table in tables.items():
         table.identities = sorted((table.columns.get(c, c), d) for (k, c), d in domains.items()
                                   if k == key and (k, c) not in ambiguous)
@@ -407,7 +409,7 @@ def _judge(graph: IdentityGraph, table: TableIdentity, untraceable: str | None, 
         table.status, table.reason = "no subject data", "lineage reaches no subject table"
     elif untraceable:
         table.status, table.reason = "unresolved", untraceable
-    elif is_aggregate(table.code or ""):
+    elif is_aggregate(table.code or "", graph.dialect):
         table.status, table.reason = "aggregate", "stores groups, no subject row; rebuilt by the next dbt build"
     else:
         table.status = "unresolved"

@@ -8,33 +8,59 @@ for its warehouse (`project.warehouse()`), a context manager that yields a
 
 Driver errors become one message and exit 2: a warehouse that another
 process holds (`dbt build` running) is "warehouse busy: ...", a missing
-one "warehouse ... not found", never a traceback.
+one "warehouse ... not found" (a server that is down "cannot connect to
+PostgreSQL at ..."), never a traceback.
+
+Every operational command (erase, retention, access, summary, publish)
+runs the same code on either engine: it builds sqlglot trees, and the
+warehouse renders them in its `dialect`. What differs per engine lives
+here: how a deletion becomes physical (`compact`), how a list of ids
+reaches the SQL (`register_rows`), how tables leave as a DuckDB file
+(`export_duckdb`).
 """
 
 from __future__ import annotations
 
-from veil.warehouse.base import PhysicalTable, Warehouse, WarehouseError
+from typing import Any
+
+from veil.warehouse.base import PhysicalTable, StatementError, Warehouse, WarehouseError
 from veil.warehouse.duckdb import DuckDBWarehouse, translate_error
 from veil.warehouse.duckdb import open_warehouse as open_duckdb
 
-__all__ = ["DuckDBWarehouse", "PhysicalTable", "Warehouse", "WarehouseError", "open_warehouse",
-           "resolve_database", "target_type", "translate_error"]
+__all__ = ["DuckDBWarehouse", "PhysicalTable", "StatementError", "Warehouse", "WarehouseError", "as_warehouse",
+           "open_warehouse", "resolve_database", "target_type", "translate_error"]
 
 
 def target_type(project) -> str:
     """`duckdb` when a `--database FILE` is given, else the dbt target's `type`."""
     if project.database_override is not None:
         return "duckdb"
-    return str(project.target.get("type", "duckdb"))
+    return project.adapter
 
 
-def open_warehouse(project, read_only: bool = False):
-    """The project's warehouse as a context manager, by the target's type."""
+def open_warehouse(project, read_only: bool = False, missing_ok: bool = False):
+    """The project's warehouse as a context manager, by the target's type.
+
+    `missing_ok`: a DuckDB file dbt has not built yet yields None instead of
+    failing (a server is never "not built": it connects or fails).
+    """
     if target_type(project) == "postgres":
         from veil.warehouse.postgres import open_postgres
 
         return open_postgres(project, read_only=read_only)
-    return open_duckdb(project, read_only=read_only)
+    return open_duckdb(project, read_only=read_only, missing_ok=missing_ok)
+
+
+def as_warehouse(source: Any, relations=None) -> Warehouse:
+    """`source` if it is a Warehouse; a bare DuckDB connection wrapped in the seam (it stays the caller's).
+
+    >>> import duckdb
+    >>> as_warehouse(duckdb.connect()).dialect
+    'duckdb'
+    """
+    if isinstance(source, Warehouse):
+        return source
+    return DuckDBWarehouse.from_connection(source, relations)
 
 
 def resolve_database(project_dir, database=None):

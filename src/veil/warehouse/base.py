@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -21,6 +22,18 @@ from veil.policy.relation import Relation
 
 class WarehouseError(UsageError):
     """The warehouse is missing, busy or refused a statement (exit 2, one message)."""
+
+
+class StatementError(WarehouseError):
+    """The warehouse refused one statement (a missing table or column...); `reason`: the driver's first line.
+
+    >>> str(StatementError("w.duckdb", "Catalog Error: Table with name x does not exist!"))
+    'warehouse error on w.duckdb: Catalog Error: Table with name x does not exist!'
+    """
+
+    def __init__(self, where: str, reason: str):
+        self.reason = reason
+        super().__init__(f"warehouse error on {where}: {reason}")
 
 
 @dataclass(frozen=True, order=True)
@@ -48,17 +61,30 @@ class PhysicalTable:
 
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")   # the engines' own, never veil's business
+STORED_KINDS = ("BASE TABLE", "VIEW")   # not a session's temporary tables (veil's own `veil_pending`)
 
 
 class Warehouse:
-    """The interface; `DuckDBWarehouse` implements it."""
+    """The interface; `DuckDBWarehouse` and `PostgresWarehouse` implement it.
+
+    `dialect` is the sqlglot dialect statements are rendered in; `location`
+    names the warehouse in messages and audit records; `local_dirs` are the
+    folders where the warehouse's own files (and a killed rewrite's leftovers)
+    live on this machine (none for a server).
+    """
 
     dialect: str = ""
     location: str = ""
+    local_dirs: tuple[Path, ...] = ()
 
     def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
                 ) -> list[tuple]:
         """Run one statement (a sqlglot tree, rendered for this engine) and return every row."""
+        raise NotImplementedError
+
+    def records(self, statement: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None = None
+                ) -> list[dict[str, Any]]:
+        """Every row as a dict, keyed by the result's column names as the warehouse reports them."""
         raise NotImplementedError
 
     def locate(self, relation: Relation | str) -> PhysicalTable:
@@ -69,7 +95,8 @@ class Warehouse:
         """Every table and view of this database: (table, 'BASE TABLE' | 'VIEW'), the engine's catalog left out."""
         query = (exp.select("table_schema", "table_name", "table_type").from_("information_schema.tables")
                  .where(exp.condition("table_catalog = current_database()"))
-                 .where(exp.not_(exp.column("table_schema").isin(*SYSTEM_SCHEMAS))).order_by("1", "2"))
+                 .where(exp.not_(exp.column("table_schema").isin(*SYSTEM_SCHEMAS)))
+                 .where(exp.column("table_type").isin(*STORED_KINDS)).order_by("1", "2"))
         return [(PhysicalTable(schema, name), kind) for schema, name, kind in self.execute(query)]
 
     def columns(self, table: PhysicalTable) -> list[tuple[str, str]]:
@@ -88,6 +115,28 @@ class Warehouse:
         raise NotImplementedError
         yield
 
-    def compact(self) -> None:
-        """Make deletions physical: deleted values leave the storage (closes open results)."""
+    def compact(self, tables: Sequence[PhysicalTable] | None = None) -> None:
+        """Make deletions physical: deleted values leave the storage (closes open results).
+
+        `tables`: which tables (default: those this connection changed; a
+        crashed run's tables must be named); an engine that rewrites its
+        whole file ignores it.
+        """
+        raise NotImplementedError
+
+    def register_rows(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> None:
+        """A relation `name` of text columns that this connection's statements can read (until it closes).
+
+        How erasure hands its pending subjects to the warehouse (`veil_pending`):
+        registered again, it is replaced. It is no table of the warehouse:
+        `tables()` does not list it and `compact()` leaves it alone.
+        """
+        raise NotImplementedError
+
+    def export_duckdb(self, queries: Mapping[str, exp.Select], path: Path) -> dict[str, int]:
+        """Write each query's rows as table `<name>` (schema `main`) of a new DuckDB file `path`; rows per table.
+
+        The file holds those tables and nothing else, checkpointed (no WAL
+        beside it); the queries are read in one consistent snapshot.
+        """
         raise NotImplementedError

@@ -26,7 +26,8 @@ Erasure and compaction. `DELETE` only marks tuples dead: the bytes stay in
 the table's files until a vacuum reuses the space. `compact()` runs
 `VACUUM FULL` on every table this warehouse changed (DELETE, UPDATE,
 INSERT, MERGE, TRUNCATE), which writes a new file of live tuples only
-(table, TOAST and indexes) and drops the old one. What it cannot reach:
+(table, TOAST and indexes) and drops the old one, then ANALYZE, so the
+planner statistics (`pg_stats`) sample only live rows. What it cannot reach:
 
 - tuples still visible to an older snapshot (a transaction open since
   before the delete, e.g. a long `pg_dump`) are copied into the new file:
@@ -35,15 +36,30 @@ INSERT, MERGE, TRUNCATE), which writes a new file of live tuples only
   erased tuples until they rotate out; a restore from them brings the rows
   back, which `veil erase --reapply` covers;
 - blocks the file system freed are not overwritten (as for any file);
+- the old statistics rows are dead tuples of `pg_catalog.pg_statistic`
+  until it is vacuumed (a superuser can `VACUUM FULL pg_catalog.pg_statistic`);
 - a server log at `log_statement=all` records statement text, bound values
-  included: the subject identifiers of an erasure's `DELETE ... WHERE`.
+  included (erasure's pending ids reach the server by `COPY`, whose rows
+  the log does not record; the statements name no id).
+
+`export_duckdb` (how `veil publish` writes its standalone file from
+PostgreSQL) reads each query in one REPEATABLE READ snapshot through a
+server-side cursor, 10,000 rows at a time, into DuckDB tables typed from the
+result columns (`EXPORT_TYPES`): an unconstrained `numeric` becomes DOUBLE,
+as DuckDB's own PostgreSQL scanner does, and a type with no DuckDB twin
+(json, inet, arrays, enums...) its text:
+
+>>> duckdb_column("numeric", 10, 2), duckdb_column("numeric", None, None), duckdb_column("jsonb", None, None)
+(('DECIMAL(10, 2)', None), ('DOUBLE', 'double precision'), ('VARCHAR', 'text'))
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlglot
@@ -51,9 +67,17 @@ from sqlglot import exp
 
 from veil.policy.relation import Relation, parse_relation
 from veil.relations import PhysicalRelations
-from veil.warehouse.base import SYSTEM_SCHEMAS, PhysicalTable, Warehouse, WarehouseError
+from veil.warehouse.base import SYSTEM_SCHEMAS, PhysicalTable, StatementError, Warehouse, WarehouseError
 
 DEFAULT_LOCK_TIMEOUT_MS = 5000
+EXPORT_BATCH_ROWS = 10_000
+# PostgreSQL type (format_type without modifiers) -> the DuckDB type it is exported as; anything else is its text
+EXPORT_TYPES = {
+    "boolean": "BOOLEAN", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT", "real": "FLOAT",
+    "double precision": "DOUBLE", "text": "VARCHAR", "character varying": "VARCHAR", "character": "VARCHAR",
+    "name": "VARCHAR", "date": "DATE", "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMPTZ", "time without time zone": "TIME", "bytea": "BLOB", "uuid": "UUID",
+}
 _CHANGES = (exp.Delete, exp.Update, exp.Insert, exp.Merge, exp.TruncateTable)
 _BUSY = {"55P03", "40P01", "55006"}   # lock_not_available (lock_timeout), deadlock, object_in_use
 _GONE = {"57P01", "57P02", "57P03", "08000", "08003", "08006"}   # shutdown, cannot connect now, connection lost
@@ -103,7 +127,18 @@ def translate_error(exc: Exception, where: str) -> WarehouseError:
                               f"running?); try again when it is done ({text})")
     if code in _GONE or (code is None and isinstance(exc, psycopg2.OperationalError)):
         return WarehouseError(f"cannot connect to PostgreSQL at {where}: {text}")
-    return WarehouseError(f"warehouse error on {where}: {text}")
+    return StatementError(where, text)
+
+
+def duckdb_column(pg_type: str, precision: int | None, scale: int | None) -> tuple[str, str | None]:
+    """(the DuckDB type of an exported column, the PostgreSQL type to cast it to first, or None)."""
+    if pg_type == "numeric":
+        if precision and 0 < precision <= 38:
+            return f"DECIMAL({precision}, {scale or 0})", None
+        return "DOUBLE", "double precision"
+    if pg_type in EXPORT_TYPES:
+        return EXPORT_TYPES[pg_type], None
+    return "VARCHAR", "text"
 
 
 def changed_table(statement: exp.Expression | str) -> PhysicalTable | None:
@@ -139,6 +174,7 @@ class PostgresWarehouse(Warehouse):
 
         kwargs = connect_kwargs(target)
         self.location = f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}"
+        self.local_dirs = ()
         self.schema = str(target.get("schema") or "public")
         self.read_only = read_only
         self.changed: set[PhysicalTable] = set()
@@ -166,21 +202,30 @@ class PostgresWarehouse(Warehouse):
             self.con.close()
             self.con = None
 
-    def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
-                ) -> list[tuple]:
+    def _run(self, statement: exp.Expression | str, params) -> tuple[list[str], list[tuple]]:
         import psycopg2
 
         sql = render(statement, bound=params is not None)
         try:
             with self.con.cursor() as cur:
                 cur.execute(sql, params)
+                names = [c.name for c in cur.description or []]
                 rows = cur.fetchall() if cur.description is not None else []
         except psycopg2.Error as exc:
             raise translate_error(exc, self.location) from None
         table = changed_table(statement)
         if table is not None:
             self.changed.add(table if table.schema else self._resolve(table.name))
-        return rows
+        return names, rows
+
+    def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
+                ) -> list[tuple]:
+        return self._run(statement, params)[1]
+
+    def records(self, statement: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None = None
+                ) -> list[dict[str, Any]]:
+        names, rows = self._run(statement, params)
+        return [dict(zip(names, row)) for row in rows]
 
     def _resolve(self, name: str) -> PhysicalTable:
         """The schema an unqualified table name resolves to on the search_path."""
@@ -213,17 +258,111 @@ class PostgresWarehouse(Warehouse):
             self._in_transaction = False
         self.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def _cursor(self, begin: str | None) -> Iterator[Any]:
+        """A cursor in a transaction opened with `begin` (None: the one already open), driver errors translated."""
+        import psycopg2
+
+        own = begin is not None and not self._in_transaction
+        try:
+            with self.con.cursor() as cur:
+                if own:
+                    cur.execute(begin)
+                try:
+                    yield cur
+                except BaseException:
+                    if own:
+                        with contextlib.suppress(psycopg2.Error):
+                            self.con.cursor().execute("ROLLBACK")
+                    raise
+                if own:
+                    cur.execute("COMMIT")
+        except psycopg2.Error as exc:
+            raise translate_error(exc, self.location) from None
+
+    def register_rows(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> None:
+        """A TEMPORARY table, filled by `COPY FROM STDIN` (its rows never reach the statement log).
+
+        `BEGIN READ WRITE`: a read-only warehouse (a dry run) may still write its own temporary table.
+        """
+        table = exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier("pg_temp"))
+        schema = exp.Schema(this=exp.Table(this=exp.to_identifier(name, quoted=True)), expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=exp.DataType.build("text")) for c in columns])
+        create = exp.Create(this=schema, kind="TABLE", properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+        data = io.StringIO("".join(",".join("" if v is None else '"' + str(v).replace('"', '""') + '"' for v in row)
+                                   + "\n" for row in rows))   # CSV: unquoted empty is NULL, quoted is text
+        with self._cursor("BEGIN READ WRITE") as cur:
+            cur.execute(exp.Drop(tables=[table], kind="TABLE", exists=True).sql(dialect="postgres"))
+            cur.execute(create.sql(dialect="postgres"))
+            cur.copy_expert(f"COPY {table.sql(dialect='postgres')} FROM STDIN WITH (FORMAT csv)", data)
+
+    def _export_columns(self, cur, query: exp.Select) -> list[tuple[str, str, str | None]]:
+        """(name, DuckDB type, cast first to) of each column of the query's result."""
+        cur.execute(render(query.limit(0), bound=False))
+        described = [(c.name, c.type_code, c.precision, c.scale) for c in cur.description]
+        cur.execute("SELECT oid, pg_catalog.format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid = ANY(%s)",
+                    [sorted({oid for _, oid, _, _ in described})])
+        names = dict(cur.fetchall())
+        numeric = {oid for oid, name in names.items() if name == "numeric"}
+        return [(name, *duckdb_column(names.get(oid, ""), precision if oid in numeric else None, scale))
+                for name, oid, precision, scale in described]
+
+    def export_duckdb(self, queries: Mapping[str, exp.Select], path: Path) -> dict[str, int]:
+        import duckdb
+
+        counts: dict[str, int] = {}
+        try:
+            with duckdb.connect(str(path)) as out, \
+                    self._cursor("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as cur:
+                cur.execute("SET LOCAL TIME ZONE 'UTC'")
+                for name, query in queries.items():
+                    counts[name] = self._export_one(cur, out, name, query)
+                out.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot write {path}: {(str(exc).splitlines() or ['?'])[0]}") from None
+        return counts
+
+    def _export_one(self, cur, out, name: str, query: exp.Select) -> int:
+        import pyarrow as pa
+
+        columns = self._export_columns(cur, query)
+        inner = exp.Subquery(this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("veil_q")))
+        select = exp.select(*[exp.cast(exp.column(c, table="veil_q", quoted=True), cast) if cast
+                              else exp.column(c, table="veil_q", quoted=True) for c, _, cast in columns]).from_(inner)
+        target = exp.Table(this=exp.to_identifier(name, quoted=True))
+        out.execute(exp.Create(this=exp.Schema(this=target, expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=exp.DataType.build(kind, dialect="duckdb"))
+            for c, kind, _ in columns]), kind="TABLE").sql(dialect="duckdb"))
+        cur.execute(f"DECLARE veil_export NO SCROLL CURSOR FOR {render(select, bound=False)}")
+        rows = 0
+        while True:
+            cur.execute(f"FETCH FORWARD {EXPORT_BATCH_ROWS} FROM veil_export")
+            batch = cur.fetchall()
+            if not batch:
+                break
+            values = list(zip(*batch))
+            table = pa.table({f"c{i}": pa.array([bytes(v) if isinstance(v, memoryview) else v for v in column])
+                              for i, column in enumerate(values)})
+            out.register("veil_batch", table)
+            out.execute(f"INSERT INTO {target.sql(dialect='duckdb')} SELECT * FROM veil_batch")
+            out.unregister("veil_batch")
+            rows += len(batch)
+        cur.execute("CLOSE veil_export")
+        return rows
+
     def compact(self, tables: Sequence[PhysicalTable] | None = None) -> None:
-        """`VACUUM FULL` each changed table (or `tables`): its files then hold live tuples only.
+        """`VACUUM FULL` each changed table (or only `tables`): its files then hold live tuples only.
 
         VACUUM cannot run inside a transaction; it takes an ACCESS EXCLUSIVE
         lock, so a table in use is "warehouse busy" after `lock_timeout`.
+        ANALYZE too: the planner statistics (`pg_stats`, readable by anyone who
+        may read the table) sample column values, an erased one included.
         """
         if self._in_transaction:
             raise WarehouseError("compact() cannot run inside a transaction")
         for table in sorted(set(tables) if tables is not None else self.changed):
             if self.exists(table):
-                self.execute(f"VACUUM FULL {table.expression.sql(dialect='postgres')}")
+                self.execute(f"VACUUM (FULL, ANALYZE) {table.expression.sql(dialect='postgres')}")
             self.changed.discard(table)
 
 
