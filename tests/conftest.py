@@ -17,6 +17,8 @@ def _no_veil_settings_from_the_shell(monkeypatch):
     for name in VEIL_SETTINGS:
         if name in os.environ:
             monkeypatch.delenv(name)
+    # `make test` exports the reference project's DBT_PROFILES_DIR; a test's project reads its own profiles.yml
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -125,6 +125,9 @@ def start_session(base: Path) -> SparkTestSession:
         (base / folder).mkdir(parents=True, exist_ok=True)
     from pyspark.sql import SparkSession
 
+    # Python workers run this interpreter (with veil importable), not whatever `python3` is first on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_conf(base).items():
         builder = builder.config(key, value)

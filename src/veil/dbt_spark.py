@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,8 @@ def spark_session(conf: Mapping[str, str] | None = None) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError(f"PySpark is not installed: {INSTALL}") from None
+    # Python workers run this interpreter (veil importable), not whatever `python3` is first on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
