@@ -77,15 +77,20 @@ class Warehouse:
     location: str = ""
     local_dirs: tuple[Path, ...] = ()
 
+    def _run(self, statement: exp.Expression | str, params) -> tuple[list[str], list[tuple]]:
+        """Run one statement on the engine: (the result's column names, every row)."""
+        raise NotImplementedError
+
     def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
                 ) -> list[tuple]:
         """Run one statement (a sqlglot tree, rendered for this engine) and return every row."""
-        raise NotImplementedError
+        return self._run(statement, params)[1]
 
     def records(self, statement: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None = None
                 ) -> list[dict[str, Any]]:
         """Every row as a dict, keyed by the result's column names as the warehouse reports them."""
-        raise NotImplementedError
+        names, rows = self._run(statement, params)
+        return [dict(zip(names, row)) for row in rows]
 
     def locate(self, relation: Relation | str) -> PhysicalTable:
         """The physical table of a policy relation (`source(...)`, `ref(...)`), from the manifest."""

@@ -97,15 +97,6 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as exc:
             raise translate_error(exc, self.location) from None
 
-    def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
-                ) -> list[tuple]:
-        return self._run(statement, params)[1]
-
-    def records(self, statement: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None = None
-                ) -> list[dict[str, Any]]:
-        names, rows = self._run(statement, params)
-        return [dict(zip(names, row)) for row in rows]
-
     def locate(self, relation: Relation | str) -> PhysicalTable:
         if isinstance(relation, str):
             relation = parse_relation(relation)

@@ -218,15 +218,6 @@ class PostgresWarehouse(Warehouse):
             self.changed.add(table if table.schema else self._resolve(table.name))
         return names, rows
 
-    def execute(self, statement: exp.Expression | str, params: Sequence[Any] | Mapping[str, Any] | None = None
-                ) -> list[tuple]:
-        return self._run(statement, params)[1]
-
-    def records(self, statement: exp.Expression, params: Sequence[Any] | Mapping[str, Any] | None = None
-                ) -> list[dict[str, Any]]:
-        names, rows = self._run(statement, params)
-        return [dict(zip(names, row)) for row in rows]
-
     def _resolve(self, name: str) -> PhysicalTable:
         """The schema an unqualified table name resolves to on the search_path."""
         rows = self.execute("SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
