@@ -49,8 +49,9 @@ rotation), in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from veil.hmac_sql import (
     DIGEST_FUNCTION,
@@ -113,6 +114,21 @@ def _pgcrypto_schema(cur) -> str:
     return cur.fetchone()[0]
 
 
+@contextlib.contextmanager
+def one_transaction(con) -> Iterator[None]:
+    """A transaction on psycopg2 connection `con`: commit on success, roll back on failure, `autocommit` restored."""
+    autocommit = con.autocommit
+    con.autocommit = False
+    try:
+        yield
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.autocommit = autocommit
+
+
 def install_keys(con, key: bytes, grant_to: Iterable[str] = ()) -> None:
     """Install (or re-key) veil's keyed functions on the database of `con` (a psycopg2 connection, superuser).
 
@@ -122,38 +138,29 @@ def install_keys(con, key: bytes, grant_to: Iterable[str] = ()) -> None:
     """
     keys = {HMAC_KEY: bytes(key), DIGEST_KEY: subject_digest_key(bytes(key))}
     grantees = list(grant_to)
-    autocommit = con.autocommit
-    con.autocommit = False
-    try:
-        with con.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [KEYS_ROLE])
-            if cur.fetchone() is None:
-                cur.execute(f"CREATE ROLE {KEYS_ROLE} NOLOGIN")
-            hmac_schema = _pgcrypto_schema(cur)
-            for schema in (PRIVATE_SCHEMA, FUNCTION_SCHEMA):
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {KEYS_ROLE}")
-                cur.execute(f"ALTER SCHEMA {schema} OWNER TO {KEYS_ROLE}")
-                cur.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (name text PRIMARY KEY, material bytea NOT NULL)")
-            cur.execute(f"ALTER TABLE {KEYS_TABLE} OWNER TO {KEYS_ROLE}")
-            cur.execute(f"REVOKE ALL ON TABLE {KEYS_TABLE} FROM PUBLIC")
-            cur.execute(f"DELETE FROM {KEYS_TABLE}")
-            cur.copy_expert(f"COPY {KEYS_TABLE} (name, material) FROM STDIN WITH (FORMAT csv)",
-                            io.StringIO(copy_rows(keys)))
-            for _duck, name, argument, key_row, message in _SIGNATURES:
-                cur.execute(_function_sql(name, argument, key_row, message, hmac_schema))
-                cur.execute(f"ALTER FUNCTION {name}({argument}) OWNER TO {KEYS_ROLE}")
-                cur.execute(f"REVOKE ALL ON FUNCTION {name}({argument}) FROM PUBLIC")
-                for role in grantees:
-                    cur.execute(f"GRANT EXECUTE ON FUNCTION {name}({argument}) TO {_ident(role)}")
+    with one_transaction(con), con.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", [KEYS_ROLE])
+        if cur.fetchone() is None:
+            cur.execute(f"CREATE ROLE {KEYS_ROLE} NOLOGIN")
+        hmac_schema = _pgcrypto_schema(cur)
+        for schema in (PRIVATE_SCHEMA, FUNCTION_SCHEMA):
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {KEYS_ROLE}")
+            cur.execute(f"ALTER SCHEMA {schema} OWNER TO {KEYS_ROLE}")
+            cur.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (name text PRIMARY KEY, material bytea NOT NULL)")
+        cur.execute(f"ALTER TABLE {KEYS_TABLE} OWNER TO {KEYS_ROLE}")
+        cur.execute(f"REVOKE ALL ON TABLE {KEYS_TABLE} FROM PUBLIC")
+        cur.execute(f"DELETE FROM {KEYS_TABLE}")
+        cur.copy_expert(f"COPY {KEYS_TABLE} (name, material) FROM STDIN WITH (FORMAT csv)",
+                        io.StringIO(copy_rows(keys)))
+        for _duck, name, argument, key_row, message in _SIGNATURES:
+            cur.execute(_function_sql(name, argument, key_row, message, hmac_schema))
+            cur.execute(f"ALTER FUNCTION {name}({argument}) OWNER TO {KEYS_ROLE}")
+            cur.execute(f"REVOKE ALL ON FUNCTION {name}({argument}) FROM PUBLIC")
             for role in grantees:
-                cur.execute(f"GRANT USAGE ON SCHEMA {FUNCTION_SCHEMA} TO {_ident(role)}")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.autocommit = autocommit
+                cur.execute(f"GRANT EXECUTE ON FUNCTION {name}({argument}) TO {_ident(role)}")
+        for role in grantees:
+            cur.execute(f"GRANT USAGE ON SCHEMA {FUNCTION_SCHEMA} TO {_ident(role)}")
 
 
 def install_keyring(con, keyring, grant_to: Iterable[str] = ()) -> None:

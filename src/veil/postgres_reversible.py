@@ -59,7 +59,14 @@ from collections.abc import Iterable
 from veil.crypto.envelope import subkeys
 from veil.errors import UsageError
 from veil.keyring import parse_key_id
-from veil.postgres_keys import FUNCTION_SCHEMA, KEYS_ROLE, KEYS_TABLE, PRIVATE_SCHEMA, copy_rows
+from veil.postgres_keys import (
+    FUNCTION_SCHEMA,
+    KEYS_ROLE,
+    KEYS_TABLE,
+    PRIVATE_SCHEMA,
+    copy_rows,
+    one_transaction,
+)
 from veil.postgres_plpgsql import HELPERS, render
 from veil.vault import fingerprint_key, owner_key
 
@@ -247,43 +254,34 @@ def install_reversible(con, keyring, grant_to: Iterable[str] = ()) -> None:
     for key_id in (encrypt_id, vault_id):
         parse_key_id(key_id)   # NAME:vN only: it is written into a function body
     grantees = list(grant_to)
-    autocommit = con.autocommit
-    con.autocommit = False
-    try:
-        with con.cursor() as cur:
-            cur.execute("SELECT pg_catalog.current_setting('server_encoding'), "
-                        "pg_catalog.to_regclass(%s) IS NOT NULL", [KEYS_TABLE])
-            encoding, installed = cur.fetchone()
-            if encoding != "UTF8":
-                raise UsageError(f"veil's reversible strategies need a UTF8 database; this one is {encoding}")
-            if not installed:
-                raise UsageError(f"no {KEYS_TABLE} on this database: install the keys first (veil keys install)")
-            cur.execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-                        "ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto'")
-            pgcrypto = cur.fetchone()[0]
-            for statement in _VAULT_TABLES:
-                cur.execute(statement)
-            for table in (VAULT_TOKENS, VAULT_OWNERS):
-                cur.execute(f"ALTER TABLE {table} OWNER TO {KEYS_ROLE}")
-                cur.execute(f"REVOKE ALL ON TABLE {table} FROM PUBLIC")
-            cur.execute(f"DELETE FROM {KEYS_TABLE} WHERE name = ANY(%s)", [sorted(rows)])
-            cur.copy_expert(f"COPY {KEYS_TABLE} (name, material) FROM STDIN WITH (FORMAT csv)",
-                            io.StringIO(copy_rows(rows)))
-            for name, (arguments, statement) in HELPERS.items():
-                cur.execute(render(statement, pgcrypto))
-                cur.execute(f"ALTER FUNCTION {PRIVATE_SCHEMA}.{name}({arguments}) OWNER TO {KEYS_ROLE}")
-                cur.execute(f"REVOKE ALL ON FUNCTION {PRIVATE_SCHEMA}.{name}({arguments}) FROM PUBLIC")
-            for name, (arguments, statement) in _functions(encrypt_id, vault_id, pgcrypto).items():
-                cur.execute(statement)
-                cur.execute(f"ALTER FUNCTION {name}({arguments}) OWNER TO {KEYS_ROLE}")
-                cur.execute(f"REVOKE ALL ON FUNCTION {name}({arguments}) FROM PUBLIC")
-            _grant(cur, grantees)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    finally:
-        con.autocommit = autocommit
+    with one_transaction(con), con.cursor() as cur:
+        cur.execute("SELECT pg_catalog.current_setting('server_encoding'), "
+                    "pg_catalog.to_regclass(%s) IS NOT NULL", [KEYS_TABLE])
+        encoding, installed = cur.fetchone()
+        if encoding != "UTF8":
+            raise UsageError(f"veil's reversible strategies need a UTF8 database; this one is {encoding}")
+        if not installed:
+            raise UsageError(f"no {KEYS_TABLE} on this database: install the keys first (veil keys install)")
+        cur.execute("SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+                    "ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto'")
+        pgcrypto = cur.fetchone()[0]
+        for statement in _VAULT_TABLES:
+            cur.execute(statement)
+        for table in (VAULT_TOKENS, VAULT_OWNERS):
+            cur.execute(f"ALTER TABLE {table} OWNER TO {KEYS_ROLE}")
+            cur.execute(f"REVOKE ALL ON TABLE {table} FROM PUBLIC")
+        cur.execute(f"DELETE FROM {KEYS_TABLE} WHERE name = ANY(%s)", [sorted(rows)])
+        cur.copy_expert(f"COPY {KEYS_TABLE} (name, material) FROM STDIN WITH (FORMAT csv)",
+                        io.StringIO(copy_rows(rows)))
+        for name, (arguments, statement) in HELPERS.items():
+            cur.execute(render(statement, pgcrypto))
+            cur.execute(f"ALTER FUNCTION {PRIVATE_SCHEMA}.{name}({arguments}) OWNER TO {KEYS_ROLE}")
+            cur.execute(f"REVOKE ALL ON FUNCTION {PRIVATE_SCHEMA}.{name}({arguments}) FROM PUBLIC")
+        for name, (arguments, statement) in _functions(encrypt_id, vault_id, pgcrypto).items():
+            cur.execute(statement)
+            cur.execute(f"ALTER FUNCTION {name}({arguments}) OWNER TO {KEYS_ROLE}")
+            cur.execute(f"REVOKE ALL ON FUNCTION {name}({arguments}) FROM PUBLIC")
+        _grant(cur, grantees)
 
 
 def _grant(cur, roles: Iterable[str]) -> None:

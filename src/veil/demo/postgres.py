@@ -36,6 +36,7 @@ from sqlglot import exp
 from veil.demo.statements import STATEMENTS
 from veil.demo.synthetic import generate
 from veil.errors import UsageError, VeilError
+from veil.postgres_keys import one_transaction
 
 
 def create_table_sql(schema: str, table: str, columns: Sequence[tuple[str, str]]) -> str:
@@ -70,25 +71,16 @@ def load(con, *, users: int = 2000, events: int = 100_000, payments: int | None 
         counts = generate(duck, users=users, events=events, payments=payments, as_of=as_of, seed=seed,
                           schema="raw")
         quoted = exp.to_identifier(schema, quoted=True).sql(dialect="postgres")
-        autocommit = con.autocommit
-        con.autocommit = False
-        try:
-            with con.cursor() as cur:
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-                for table, _ in STATEMENTS:
-                    columns = [(row[0], row[1]) for row in duck.execute(f'DESCRIBE raw."{table}"').fetchall()]
-                    name = exp.Table(this=exp.to_identifier(table, quoted=True),
-                                     db=exp.to_identifier(schema, quoted=True)).sql(dialect="postgres")
-                    cur.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-                    cur.execute(create_table_sql(schema, table, columns))
-                    rows = duck.execute(f'SELECT * FROM raw."{table}"').fetchall()
-                    cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv)", io.StringIO(csv_rows(rows)))
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        finally:
-            con.autocommit = autocommit
+        with one_transaction(con), con.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            for table, _ in STATEMENTS:
+                columns = [(row[0], row[1]) for row in duck.execute(f'DESCRIBE raw."{table}"').fetchall()]
+                name = exp.Table(this=exp.to_identifier(table, quoted=True),
+                                 db=exp.to_identifier(schema, quoted=True)).sql(dialect="postgres")
+                cur.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+                cur.execute(create_table_sql(schema, table, columns))
+                rows = duck.execute(f'SELECT * FROM raw."{table}"').fetchall()
+                cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv)", io.StringIO(csv_rows(rows)))
     return counts
 
 
