@@ -198,3 +198,42 @@ def test_no_key_in_target_logs_statements_server_log_or_pg_proc(pg_server, refer
     assert "veil.VEIL_MASK_FPE" in statements and wait_for_log(pg_server, "veil.VEIL_MASK_TOKENIZE")
     for where, text in (("pg_stat_statements", statements), ("pg_proc", bodies), ("server log", pg_server.log_text())):
         assert not any(form in text for form in forms), where
+
+
+# --- erasure reaches the vault the database keeps (last: it changes the data) ---------------------------
+
+def _erase(reference, target: str) -> subprocess.CompletedProcess:
+    env = dict(reference["env"], DBT_TARGET=target)
+    return subprocess.run([str(BIN / "veil"), "erase"], cwd=reference["root"], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_erase_forgets_the_subjects_vault_entries_and_vacuums_the_vault(pg_server, reference):
+    from test_postgres_ops import holding, relation_files
+
+    db = reference["db"]
+    owner, token = rows(db, f"SELECT p.user_id, m.card_number FROM {SCHEMA}.ml__payments m "
+                            "JOIN raw.payments p USING (payment_id) ORDER BY m.payment_id LIMIT 1")[0]
+    others = rows(db, f"SELECT m.card_number FROM {SCHEMA}.ml__payments m JOIN raw.payments p USING (payment_id) "
+                      f"WHERE p.user_id <> {int(owner)}")
+    vault = ["veil_private.vault_tokens", "veil_private.vault_owners"]
+    tables = vault + [f"{SCHEMA}.ml__payments"]
+    assert holding(relation_files(pg_server, reference["dbname"], tables), token.encode()) == sorted(
+        ["veil_private.vault_tokens", f"{SCHEMA}.ml__payments"])   # the control: the token is findable
+    entries = rows(db, "SELECT count(*) FROM veil_private.vault_tokens")[0][0]
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO raw.deletion_requests (request_id, user_id, requested_at) "
+                    "SELECT max(request_id) + 1, %s, max(requested_at) FROM raw.deletion_requests", [owner])
+    as_builder = _erase(reference, "postgres")   # may not VACUUM FULL veil_keys' tables: refuses to say completed
+    assert as_builder.returncode == 2 and "veil_private.vault_tokens" in as_builder.stderr, _output(as_builder)
+    assert "may VACUUM FULL" in as_builder.stderr and "Traceback" not in as_builder.stderr
+    as_admin = _erase(reference, "postgres_admin")
+    assert as_admin.returncode == 0, _output(as_admin)
+    assert rows(db, "SELECT count(*) FROM veil_private.vault_tokens WHERE token = %s" % _quote(token)) == [(0,)]
+    kept = {t for (t,) in rows(db, "SELECT token FROM veil_private.vault_tokens")}
+    assert {t for (t,) in others} <= kept and len(kept) < entries   # everyone else's tokens are all still there
+    assert holding(relation_files(pg_server, reference["dbname"], tables), token.encode()) == []
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -31,6 +31,10 @@ from sqlglot import exp
 from veil.vault import fingerprint, fingerprint_key, open_entry
 
 SCHEMA = "veil"
+NAME = "veil_private.vault_tokens"   # what erasure reports
+TABLES = (("veil_private", "vault_tokens"), ("veil_private", "vault_owners"))   # what holds entries: compacted
+INSTALLED = ("SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+             "WHERE n.nspname = 'veil' AND p.proname = 'vault_forget_subjects'")
 
 
 def _call(function: str, argument: exp.Expression) -> exp.Table:

@@ -286,22 +286,27 @@ def run_retention(project, *, as_of: str | None = None, dry_run: bool = False) -
     """
     from veil.erasure.physical import rewrite_database
 
-    keyring = project.keyring() if not dry_run and project.vault_path.is_file() else None
-    vault = Vault(project.vault_path, keyring) if keyring is not None else None
+    file_vault = not dry_run and project.vault_path.is_file()
+    vault = Vault(project.vault_path, project.keyring()) if file_vault else None
     try:
         with project.warehouse(read_only=dry_run) as warehouse:
             from veil.identity import build_identity_graph
 
+            if not dry_run and vault is None and warehouse.vault_name() is not None:
+                vault = warehouse.token_vault(project.keyring())   # PostgreSQL: the vault is in the database
             graph = build_identity_graph(project.policies, project.manifest, warehouse, project.compiled_sql)
             results = apply_retention(project.policies, warehouse, as_of=as_of,
                                       dry_run=dry_run, vault=vault, plan=project.plan,
                                       targets=view_targets(project.policies, graph))
+            forgot = any(r.forgotten_tokens for r in results)
             if not dry_run and any(r.deleted_rows or any(r.nulled.values()) for r in results):
                 warehouse.compact()
+            if forgot and not file_vault:
+                warehouse.compact(warehouse.vault_tables())
     finally:
         if vault is not None:
             vault.close()
-    if vault is not None and any(r.forgotten_tokens for r in results):
+    if file_vault and any(r.forgotten_tokens for r in results):
         rewrite_database(project.vault_path)
     return results
 

@@ -149,6 +149,21 @@ def _vault(context: Context, system: System, subjects: list[str], apply: bool) -
     return counts
 
 
+def _database_vault(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    """The vault the warehouse keeps (PostgreSQL): erased like the file vault, its tables compacted with the rest."""
+    values = _raw_values(context, subjects)
+    vault = context.warehouse.token_vault(context.keyring)
+    fingerprints = {who: [vault.fingerprint(*v) for v in vs] for who, vs in values.items()}
+    counts = vault.count_owned(subjects)
+    for who, n in vault.count_fingerprints(fingerprints, only_ownerless=True).items():
+        counts[who] = counts.get(who, 0) + n
+    if apply:
+        with context.warehouse.transaction():
+            vault.forget_subjects(subjects)
+            vault.forget([fp for fps in fingerprints.values() for fp in fps], only_ownerless=True)
+    return counts
+
+
 # -- files outside the warehouse
 
 def domain_keys(context: Context, table: TableIdentity, subjects: list[str]) -> list[tuple[str, set[str], dict]]:
@@ -269,6 +284,21 @@ def _published(context: Context, system: System, subjects: list[str], apply: boo
     return counts
 
 
+def _database_vault(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
+    """The vault the warehouse keeps (PostgreSQL): erased like the file vault, its tables compacted with the rest."""
+    values = _raw_values(context, subjects)
+    vault = context.warehouse.token_vault(context.keyring)
+    fingerprints = {who: [vault.fingerprint(*v) for v in vs] for who, vs in values.items()}
+    counts = vault.count_owned(subjects)
+    for who, n in vault.count_fingerprints(fingerprints, only_ownerless=True).items():
+        counts[who] = counts.get(who, 0) + n
+    if apply:
+        with context.warehouse.transaction():
+            vault.forget_subjects(subjects)
+            vault.forget([fp for fps in fingerprints.values() for fp in fps], only_ownerless=True)
+    return counts
+
+
 def _access_export(context: Context, system: System, subjects: list[str], apply: bool) -> dict[str, int]:
     from veil.erasure import files as veil_files
 
@@ -289,7 +319,7 @@ def _temp_file(context: Context, system: System, subjects: list[str], apply: boo
 
 
 FILE_ACTIONS: dict[str, Callable[[Context, System, list[str], bool], dict[str, int]]] = {
-    "vault": _vault, "published file": _published, "seed file": _seed_file, "access export": _access_export,
+    "vault": _vault, "database vault": _database_vault, "published file": _published, "seed file": _seed_file, "access export": _access_export,
     "snapshot": _snapshot, "temp file": _temp_file}
 
 

@@ -152,13 +152,18 @@ def _completions(trail: AuditTrail, requests: list[Request], systems: list[Syste
     return entries, completed
 
 
-def _touched_tables(result: ErasureResult, journal: Journal) -> list:
-    """The warehouse tables this run erased from, and those a crashed run of the same requests did."""
+def _touched_tables(result: ErasureResult, journal: Journal, warehouse) -> list:
+    """The warehouse tables this run erased from, and those a crashed run of the same requests did.
+
+    With a vault in the warehouse (PostgreSQL), its tables too when it forgot entries.
+    """
     pending = {r.request_id for r in result.pending}
     earlier = {name for (request_id, name), rows in journal.confirmed.items() if rows and request_id in pending}
-    return sorted({o.system.identity.table for o in result.outcomes
-                   if o.system.identity is not None and o.system.kind not in FILE_KINDS
-                   and (o.rows or o.system.name in earlier)})
+    touched = {o.system for o in result.outcomes if o.rows or o.system.name in earlier}
+    tables = {s.identity.table for s in touched if s.identity is not None and s.kind not in FILE_KINDS}
+    if any(s.kind == "database vault" for s in touched):
+        tables.update(warehouse.vault_tables())
+    return sorted(tables)
 
 
 @contextlib.contextmanager
@@ -226,7 +231,8 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
         consent = policies.project.consent
         systems = discover_systems(plan, graph, vault_file=project.vault_path,
                                    files=file_systems(trail, project, warehouse), project_dir=project.root,
-                                   consent_key=warehouse.locate(consent.relation).key if consent else None)
+                                   consent_key=warehouse.locate(consent.relation).key if consent else None,
+                                   database_vault=warehouse.vault_name())
         result.systems = systems
         context = Context(plan, warehouse, graph, keyring, trail)
         subjects = sorted({r.subject for r in result.pending})
@@ -251,7 +257,7 @@ def _run_erasure(project: Project, *, dry_run: bool, reapply: bool,
         _crash_point("before-rewrite", env)
         started_at = time.perf_counter()
         # after the deletes commit: DuckDB rewrites its file, PostgreSQL runs VACUUM FULL on each table
-        warehouse.compact(_touched_tables(result, journal))
+        warehouse.compact(_touched_tables(result, journal, warehouse))
         result.seconds["rewrite"] = time.perf_counter() - started_at
         location = warehouse.location
     _crash_point("after-rewrite", env)

@@ -2,6 +2,8 @@
 
 - `vault`: token-vault entries bound to the subject (and, for entries made
   before binding existed, those of the subject's raw values still stored);
+  `database vault`: the same in a vault the warehouse keeps itself
+  (PostgreSQL's `veil_private.vault_tokens`), made physical with the tables;
 - files veil wrote: `access export`, `snapshot` versions, `published file`,
   `temp file` (the copy a killed `veil publish` or rewrite left behind);
 - `seed file`: a seed's CSV, rewritten without the subject's rows (so the
@@ -28,7 +30,7 @@ from veil.compile.plan import Action, ProjectPlan
 from veil.identity.graph import IdentityGraph, TableIdentity
 from veil.policy.loaded import LoadedTable
 
-STORED = {"vault", "policy table", "consent log", "dbt table", "dbt seed", "seed file", "published file",
+STORED = {"vault", "database vault", "policy table", "consent log", "dbt table", "dbt seed", "seed file", "published file",
           "source table", "access export", "snapshot", "temp file"}
 BLOCKING = {"unresolved"}
 FILE_KINDS = {"vault", "access export", "snapshot", "published file", "temp file", "seed file"}
@@ -119,10 +121,13 @@ def warehouse_order(graph: IdentityGraph, tables: list[TableIdentity]) -> list[T
 
 
 def discover_systems(plan: ProjectPlan, graph: IdentityGraph, *, vault_file: Path | None,
-                     files: list[System], project_dir: Path, consent_key: str | None) -> list[System]:
-    """Every system, in the order erasure visits them."""
+                     files: list[System], project_dir: Path, consent_key: str | None,
+                     database_vault: str | None = None) -> list[System]:
+    """Every system, in the order erasure visits them (`database_vault`: the warehouse's own vault, by name)."""
     holds = held_tables(plan, graph)
     systems: list[System] = []
+    if database_vault is not None:
+        systems.append(System(database_vault, "database vault", "forget tokens", database_vault))
     if vault_file is not None and vault_file.is_file():
         systems.append(System(str(vault_file), "vault", "forget tokens", str(vault_file)))
     for system in files:

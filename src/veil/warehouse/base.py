@@ -129,6 +129,22 @@ class Warehouse:
         """
         raise NotImplementedError
 
+    def vault_name(self) -> str | None:
+        """The token vault the warehouse keeps itself, by name; None when the vault is a file of the project.
+
+        DuckDB's is `state/vault.duckdb` (`veil.vault.Vault`); PostgreSQL's
+        lives in the database (`veil.postgres_vault`).
+        """
+        return None
+
+    def token_vault(self, keyring):
+        """The vault `vault_name()` names, opened with `keyring` (the methods of `veil.vault.Vault` erasure uses)."""
+        raise NotImplementedError
+
+    def vault_tables(self) -> list[PhysicalTable]:
+        """The tables holding the warehouse's own vault entries, for `compact()` after entries are forgotten."""
+        return []
+
     def register_rows(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> None:
         """A relation `name` of text columns that this connection's statements can read (until it closes).
 

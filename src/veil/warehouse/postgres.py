@@ -271,6 +271,21 @@ class PostgresWarehouse(Warehouse):
         except psycopg2.Error as exc:
             raise translate_error(exc, self.location) from None
 
+    def vault_name(self) -> str | None:
+        from veil import postgres_vault
+
+        return postgres_vault.NAME if self.execute(postgres_vault.INSTALLED)[0][0] else None
+
+    def token_vault(self, keyring):
+        from veil.postgres_vault import PostgresVault
+
+        return PostgresVault(self, keyring)
+
+    def vault_tables(self) -> list[PhysicalTable]:
+        from veil import postgres_vault
+
+        return [PhysicalTable(schema, name) for schema, name in postgres_vault.TABLES]
+
     def register_rows(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> None:
         """A TEMPORARY table, filled by `COPY FROM STDIN` (its rows never reach the statement log).
 
@@ -351,10 +366,31 @@ class PostgresWarehouse(Warehouse):
         """
         if self._in_transaction:
             raise WarehouseError("compact() cannot run inside a transaction")
-        for table in sorted(set(tables) if tables is not None else self.changed):
-            if self.exists(table):
+        rights = {t: self._may_vacuum(t) for t in sorted(set(tables) if tables is not None else self.changed)}
+        refused = [str(t) for t, may in rights.items() if may is False]
+        if refused:   # PostgreSQL would skip them with a mere WARNING: the erased bytes would stay
+            raise WarehouseError(f"cannot make the deletions physical in {', '.join(refused)}: only a table's "
+                                 f"owner, the database owner or a superuser may VACUUM FULL it; run again as one "
+                                 f"(PostgreSQL at {self.location})")
+        for table, may in rights.items():
+            if may:
                 self.execute(f"VACUUM (FULL, ANALYZE) {table.expression.sql(dialect='postgres')}")
             self.changed.discard(table)
+
+    def _may_vacuum(self, table: PhysicalTable) -> bool | None:
+        """Whether this session may VACUUM `table` (member of its owner or the database owner, or superuser).
+
+        None when there is no such table. From pg_class by name: information_schema
+        hides the tables a role has no privilege on (they would pass as absent)
+        and `regclass` needs USAGE on their schema.
+        """
+        query = ("SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') OR pg_catalog.pg_has_role(d.datdba, 'USAGE') "
+                 "OR r.rolsuper FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace, "
+                 "pg_catalog.pg_database d, pg_catalog.pg_roles r WHERE n.nspname = %s AND c.relname = %s "
+                 "AND c.relkind IN ('r', 'm') AND d.datname = pg_catalog.current_database() "
+                 "AND r.rolname = current_user")
+        rows = self.execute(query, [table.schema or self._resolve(table.name).schema, table.name])
+        return bool(rows[0][0]) if rows else None
 
 
 @contextlib.contextmanager
