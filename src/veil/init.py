@@ -356,6 +356,30 @@ def _plugin_configured(root: Path) -> bool:
     return path.is_file() and "veil.dbt_duckdb" in path.read_text(encoding="utf-8")
 
 
+def _adapter(root: Path) -> str | None:
+    """The dbt target's adapter type, None when no profile can be read."""
+    from veil.project import Project
+
+    try:
+        return Project.load(root).adapter
+    except UsageError:
+        return None
+
+
+def _setup_note(root: Path) -> str | None:
+    """What the project's adapter still needs for the keyed strategies, if anything."""
+    adapter = _adapter(root)
+    if adapter == "postgres":
+        return ("the dbt target is PostgreSQL: the keyed functions live in the database; run `veil keys install "
+                "--target <a superuser target> --grant <the role dbt builds as>` before `dbt build`")
+    if adapter == "spark":
+        return ("the dbt target is Spark: build through `veil.dbt_spark.run_dbt`, which registers the keyed "
+                "functions on the session")
+    if adapter in (None, "duckdb") and not _plugin_configured(root):
+        return f"profiles.yml has no veil plugin yet: add `{PLUGIN_LINE}` under your DuckDB target"
+    return None
+
+
 # -- the command
 
 def init_project(project_dir: str | Path, database: Path | None = None, update: bool = False,
@@ -382,8 +406,9 @@ def init_project(project_dir: str | Path, database: Path | None = None, update: 
                             "warehouse, then `veil init --update` adds the columns it finds")
     _draft(root, veil_yml, result, origin, report, update)
     _gitignore(root, report)
-    if not _plugin_configured(root):
-        report.notes.append(f"profiles.yml has no veil plugin yet: add `{PLUGIN_LINE}` under your DuckDB target")
+    note = _setup_note(root)
+    if note:
+        report.notes.append(note)
     _validate(root, report)
     return report
 
