@@ -139,7 +139,7 @@ def test_every_model_and_test_renders_for_postgres_and_parses(files, macros):
             assert f"veil.VEIL_MASK_{strategy.upper()}(" in sql, (path, strategy)
             assert f"VEIL_MASK_{strategy.upper()}(" in render_offline(text, macros, dialect="duckdb", variables=CLOCK)
             with pytest.raises(OfflineCompilerError, match=f"strategy {strategy} is not available on this adapter"):
-                render_offline(text, macros, dialect="spark", variables=CLOCK)
+                render_offline(text, macros, dialect="snowflake", variables=CLOCK)
     tests = {"tests.sql": _tests_as_macros(macros["macros/veil/veil_tests.sql"])}
     for call in _test_calls():
         sqlglot.parse_one(render_offline(call, {**macros, **tests}, dialect="postgres", variables=CLOCK),

@@ -50,6 +50,29 @@ EXISTS(SELECT 1 FROM (SELECT subject, granted FROM {{ ref('veil_consent_current'
 {{ exceptions.raise_compiler_error("veil_consent_filter: unknown purpose (declare it in policies/veil.yml)" ~ ": '" ~ purpose ~ "'") }}
 {%- endif -%}
 {%- endmacro %}
+{% macro spark__veil_consent_filter(purpose, subject_column) -%}
+{%- if purpose == 'account_recovery' -%}
+TRUE
+{%- elif purpose == 'analytics' -%}
+NOT EXISTS(SELECT 1 FROM (SELECT subject, granted FROM {{ ref('veil_consent_current') }} AS current_consent WHERE purpose = 'analytics') AS veil_consent WHERE veil_consent.subject = {{ subject_column }} AND NOT veil_consent.granted)
+{%- elif purpose == 'authentication' -%}
+TRUE
+{%- elif purpose == 'billing' -%}
+TRUE
+{%- elif purpose == 'customer_support' -%}
+TRUE
+{%- elif purpose == 'data_sharing' -%}
+NOT EXISTS(SELECT 1 FROM (SELECT subject, granted FROM {{ ref('veil_consent_current') }} AS current_consent WHERE purpose = 'data_sharing') AS veil_consent WHERE veil_consent.subject = {{ subject_column }} AND NOT veil_consent.granted)
+{%- elif purpose == 'marketing' -%}
+EXISTS(SELECT 1 FROM (SELECT subject, granted FROM {{ ref('veil_consent_current') }} AS current_consent WHERE purpose = 'marketing') AS veil_consent WHERE veil_consent.subject = {{ subject_column }} AND veil_consent.granted)
+{%- elif purpose == 'marketing.email' -%}
+EXISTS(SELECT 1 FROM (SELECT subject, granted FROM (SELECT subject, granted, ROW_NUMBER() OVER (PARTITION BY subject ORDER BY LENGTH(purpose) DESC) AS specificity FROM {{ ref('veil_consent_current') }} AS current_consent WHERE purpose IN ('marketing.email', 'marketing')) AS decisions WHERE specificity = 1) AS veil_consent WHERE veil_consent.subject = {{ subject_column }} AND veil_consent.granted)
+{%- elif purpose == 'ml_training' -%}
+EXISTS(SELECT 1 FROM (SELECT subject, granted FROM {{ ref('veil_consent_current') }} AS current_consent WHERE purpose = 'ml_training') AS veil_consent WHERE veil_consent.subject = {{ subject_column }} AND veil_consent.granted)
+{%- else -%}
+{{ exceptions.raise_compiler_error("veil_consent_filter: unknown purpose (declare it in policies/veil.yml)" ~ ": '" ~ purpose ~ "'") }}
+{%- endif -%}
+{%- endmacro %}
 {% macro default__veil_consent_filter(purpose, subject_column) -%}
 {%- if purpose == 'account_recovery' -%}
 TRUE

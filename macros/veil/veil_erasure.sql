@@ -10,6 +10,9 @@ NOT EXISTS(SELECT 1 FROM {{ source('raw', 'deletion_requests') }} AS veil_erasur
 {% macro postgres__veil_erasure_filter(subject_column) -%}
 NOT EXISTS(SELECT 1 FROM {{ source('raw', 'deletion_requests') }} AS veil_erasure WHERE veil_erasure.user_id = {{ subject_column }})
 {%- endmacro %}
+{% macro spark__veil_erasure_filter(subject_column) -%}
+NOT EXISTS(SELECT 1 FROM {{ source('raw', 'deletion_requests') }} AS veil_erasure WHERE veil_erasure.user_id = {{ subject_column }})
+{%- endmacro %}
 {% macro default__veil_erasure_filter(subject_column) -%}
 NOT EXISTS(SELECT 1 FROM {{ source('raw', 'deletion_requests') }} AS veil_erasure WHERE veil_erasure.user_id = {{ subject_column }})
 {%- endmacro %}

@@ -25,6 +25,9 @@ CAST('{{ as_of }}' AS TIMESTAMP)
 {% macro postgres__veil_within_days(time_column, days) -%}
 {{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }} DAY'
 {%- endmacro %}
+{% macro spark__veil_within_days(time_column, days) -%}
+{{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }}' DAY
+{%- endmacro %}
 {% macro default__veil_within_days(time_column, days) -%}
 {{ time_column }} >= {{ veil_as_of() }} - INTERVAL '{{ days }} DAY'
 {%- endmacro %}

@@ -17,6 +17,7 @@ import click
 
 from veil import __version__
 from veil.errors import UsageError, VeilError
+from veil.strategies.base import TARGETS
 
 PROJECT_DIR = click.option(
     "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -70,7 +71,7 @@ def main() -> None:
 @main.command("compile")
 @PROJECT_DIR
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if generated files are stale.")
-@click.option("--target", type=click.Choice(["duckdb", "postgres"]), default=None,
+@click.option("--target", type=click.Choice(list(TARGETS)), default=None,
               help="The warehouse the models must run on: refuse strategies it cannot run "
                    "(default: the dbt profile target's type). The files are the same for every target.")
 @reports_errors

@@ -2,9 +2,11 @@
 
 Every macro dispatches through `adapter.dispatch(name)` (root project first),
 with a `duckdb__` body rendered by sqlglot for DuckDB, a `postgres__` body for
-PostgreSQL and a `default__` body (PostgreSQL-flavoured) for other adapters, so
-one compiled project builds on either adapter unchanged. On PostgreSQL the
-keyed strategies call `veil.hmac_sha256(...)` (veil.postgres_keys creates it).
+PostgreSQL, a `spark__` body for Spark and a `default__` body
+(PostgreSQL-flavoured) for other adapters, so one compiled project builds on
+each adapter unchanged. On PostgreSQL the keyed strategies call
+`veil.hmac_sha256(...)` (veil.postgres_keys creates it); on Spark
+`veil_hmac_sha256(...)`, a session function (veil.spark_functions).
 
 The reversible strategies (fpe, tokenize, encrypt) are keyed functions that
 each adapter keeps in its own place: a model wraps their call in
@@ -36,7 +38,7 @@ from veil.strategies import STRATEGIES, MaskContext, for_target
 from veil.strategies.reversible import CALL_SCHEMA, reversible_call
 
 ARGUMENT = "column"
-DIALECT_BODIES = (("duckdb", "duckdb"), ("postgres", "postgres"), ("default", "postgres"))
+DIALECT_BODIES = (("duckdb", "duckdb"), ("postgres", "postgres"), ("spark", "spark"), ("default", "postgres"))
 NOT_MACROS = {"drop", "null"}   # drop removes the column; null is inlined with its type
 # reversible strategies (fpe, tokenize, encrypt) are inlined too: they take options and their column
 
@@ -76,8 +78,8 @@ def _reversible_macro() -> str:
 
     def refusal(target: str) -> str:
         message = (f"' ~ strategy ~ ' is not available on {target}: the reversible strategies run on "
-                   "DuckDB (the dbt-duckdb plugin) and PostgreSQL (veil keys install); build this model there "
-                   "or choose another strategy")
+                   "DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, "
+                   "veil dbt); build this model there or choose another strategy")
         return f"{{{{ exceptions.raise_compiler_error('veil: strategy {message}') }}}}"
 
     def body(target: str) -> str:

@@ -1,8 +1,8 @@
 """Which warehouse a compile must support, and what the policies ask that it cannot do.
 
 The generated files are the same for every target: each macro has a
-`duckdb__`, a `postgres__` and a `default__` body, so one compiled project
-builds on DuckDB and on PostgreSQL. The target only decides what a compile
+`duckdb__`, a `postgres__`, a `spark__` and a `default__` body, so one
+compiled project builds on DuckDB, PostgreSQL and Spark. The target only decides what a compile
 refuses: a masking strategy the target cannot run (`Strategy.targets`) is a
 compile error at its policy line, naming the strategy and the target,
 instead of a dbt compiler error at build time. The target is `veil compile
@@ -10,13 +10,17 @@ instead of a dbt compiler error at build time. The target is `veil compile
 `DBT_TARGET`), else none (nothing refused; a model that cannot run on its
 adapter stops the build).
 
-All twelve strategies run on both targets today: the reversible ones are
+All twelve strategies run on DuckDB and PostgreSQL: the reversible ones are
 Python functions of the dbt-duckdb plugin on DuckDB and keyed `SECURITY
-DEFINER` functions on PostgreSQL (`veil.postgres_reversible`).
+DEFINER` functions on PostgreSQL (`veil.postgres_reversible`). On Spark
+`tokenize` is refused (its vault cannot be shared by Spark's workers); `fpe`
+and `encrypt` are session functions (`veil.spark_functions`).
 
 >>> from veil.strategies import STRATEGIES
 >>> sorted(n for n, s in STRATEGIES.items() if not s.supports("postgres"))
 []
+>>> sorted(n for n, s in STRATEGIES.items() if not s.supports("spark"))
+['tokenize']
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from veil.errors import Problem, UsageError
 from veil.policy.purposes import nearest
 from veil.strategies import TARGETS, get_strategy
 
-ADAPTER_TARGETS = {"duckdb": "duckdb", "postgres": "postgres"}   # dbt adapter type -> veil target
+ADAPTER_TARGETS = {"duckdb": "duckdb", "postgres": "postgres", "spark": "spark"}   # dbt adapter type -> veil target
 
 
 def profile_target(project_dir: str | Path) -> str | None:

@@ -12,6 +12,7 @@ tree, so one strategy renders for DuckDB, PostgreSQL and the rest:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,21 +30,50 @@ SURROUNDING_SPACE_PATTERN = "^[[:space:]]+|[[:space:]]+$"
 
 # The warehouses veil compiles for, and where each keeps the keyed HMAC function:
 # a per-connection function on DuckDB (veil.hmac_sql), a SECURITY DEFINER
-# function in the `veil` schema on PostgreSQL (veil.postgres_keys).
-TARGETS = ("duckdb", "postgres")
+# function in the `veil` schema on PostgreSQL (veil.postgres_keys), a session
+# function of the same name as DuckDB's on Spark (veil.spark_functions).
+TARGETS = ("duckdb", "postgres", "spark")
 ALL_TARGETS = frozenset(TARGETS)
 POSTGRES_HMAC_SCHEMA, POSTGRES_HMAC_FUNCTION = "veil", "hmac_sha256"
 
+# Spark's regular expressions are Java's: no POSIX bracket classes ([[:space:]]
+# would be the characters `:space`) and `$1`, not `\1`, in a replacement.
+JAVA_CLASSES = {"[:space:]": "\\p{Space}"}   # the same six characters as RE2's and PostgreSQL's
+BACKREFERENCE = re.compile(r"\\([0-9])")
+
+
+def _java_regex(node: exp.Expression) -> exp.Expression:
+    """A regex function's pattern (and replacement) as Java reads it; other nodes as they are."""
+    if not isinstance(node, exp.RegexpLike | exp.RegexpReplace | exp.RegexpILike | exp.RegexpSplit):
+        return node
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        text = pattern.this
+        for posix, java in JAVA_CLASSES.items():
+            text = text.replace(posix, java)
+        node.set("expression", exp.Literal.string(text))
+    replacement = node.args.get("replacement")
+    if isinstance(replacement, exp.Literal) and replacement.is_string:
+        escaped = replacement.this.replace("$", "\\$")
+        node.set("replacement", exp.Literal.string(BACKREFERENCE.sub(r"$\1", escaped)))
+    return node
+
 
 def for_target(expression: exp.Expression, target: str) -> exp.Expression:
-    """`expression` with the keyed HMAC call spelled for `target` (a copy; DuckDB's as it is).
+    r"""`expression` spelled for `target` (a copy): the keyed HMAC call's name, Spark's regexes.
 
     >>> call = exp.Anonymous(this=HMAC_FUNCTION, expressions=[exp.column("x")])
     >>> for_target(call, "postgres").sql("postgres"), for_target(call, "duckdb").sql("duckdb")
     ('veil.hmac_sha256(x)', 'VEIL_HMAC_SHA256(x)')
+    >>> trim = exp.RegexpReplace(this=exp.column("x"), expression=exp.Literal.string("^[[:space:]]+"),
+    ...                          replacement=exp.Literal.string("\\1"))
+    >>> print(for_target(trim, "spark").sql("duckdb"))
+    REGEXP_REPLACE(x, '^[\p{Space}]+', '$1', 'g')
     """
     if target == "duckdb":
         return expression.copy()
+    if target == "spark":
+        return expression.copy().transform(_java_regex)
 
     def respell(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and str(node.this).lower() == HMAC_FUNCTION:
@@ -93,7 +123,7 @@ class Strategy:
     unavailable_because: str = ""           # why not on the others
 
     def supports(self, target: str) -> bool:
-        """Whether the strategy's SQL runs on `target` (duckdb, postgres).
+        """Whether the strategy's SQL runs on `target` (duckdb, postgres, spark).
 
         >>> from veil.strategies import get_strategy
         >>> get_strategy("zip3").supports("postgres"), get_strategy("fpe").supports("postgres")

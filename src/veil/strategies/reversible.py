@@ -40,9 +40,12 @@ from veil.types import TypeFamily
 
 LUHN_MODES = ("invalid", "valid", "any")
 FORMAT_OPTIONS = frozenset({"keep_last", "luhn"})
-CALL_SCHEMA = {"duckdb": None, "postgres": "veil"}   # where each target's reversible functions live
+CALL_SCHEMA = {"duckdb": None, "postgres": "veil", "spark": None}   # where each target's reversible functions live
 RUNS_ON = frozenset(CALL_SCHEMA)                      # the targets that have them: the others refuse
 NOT_THERE = "veil has no keyed function for it on that engine"
+VAULT_TARGETS = RUNS_ON - {"spark"}   # Spark's workers cannot share one vault (veil.spark_functions)
+NO_SHARED_VAULT = ("its token vault is one file that Spark's Python workers cannot share; use fpe or encrypt, "
+                   "or build this model on DuckDB or PostgreSQL")
 
 
 def reversible_call(call_sql: str, target: str) -> str:
@@ -90,7 +93,7 @@ TOKENIZE = Strategy(
     "tokenize", frozenset({TypeFamily.TEXT}), False,
     "random format-preserving token, the original sealed in the token vault",
     FORMAT_OPTIONS, _formatted("veil_mask_tokenize", binds_subject=True), costly=True, reversible=True,
-    targets=RUNS_ON, unavailable_because=NOT_THERE)
+    targets=VAULT_TARGETS, unavailable_because=NO_SHARED_VAULT)
 ENCRYPT = Strategy(
     "encrypt", None, False,
     "ciphertext bound to its table and column: veil1:<key>:v<n>:<nonce>:<ciphertext>:<tag> (AES-256-GCM; "
