@@ -1,6 +1,12 @@
-"""veil on any dbt project, on DuckDB and on PostgreSQL: `veil init` + a policy + `veil compile` + `dbt build`."""
+"""veil on any dbt project, on DuckDB, PostgreSQL and Spark: `veil init` + a policy + `veil compile` + `dbt build`.
+
+On Spark, dbt runs in this process on the shared test session (`veil.dbt_spark.run_dbt`,
+dbt-spark `method: session`, parquet tables): the session's Derby metastore belongs to it.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 import duckdb
 import pytest
@@ -11,11 +17,27 @@ from helpers import load_fixture, write_files
 pytestmark = pytest.mark.dbt
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+SPARK_PROFILE = """shop:
+  target: dev
+  outputs:
+    dev: {{type: spark, method: session, host: NA, schema: {schema}, threads: 1}}
+"""
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request):
-    """(engine, rows(sql) reading its warehouse, the profiles.yml to write or None); postgres: a database of its own."""
+    """(engine, rows(sql) reading its warehouse, the profiles.yml to write or None); postgres: a database of its own,
+    spark: a schema (database) of its own on the shared session."""
     if request.param == "duckdb":
         yield "duckdb", None, None
+        return
+    if request.param == "spark":
+        spark = request.getfixturevalue("spark")
+        schema = f"veil_throwaway_{uuid.uuid4().hex[:8]}"
+        yield ("spark", lambda sql: [tuple(r) for r in spark.sql(sql.replace("shop.", f"{schema}.")).collect()],
+               SPARK_PROFILE.format(schema=schema))
+        spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")
         return
     from test_postgres_ops import create_database, drop_database, postgres_profile, rows
 
@@ -31,6 +53,9 @@ def _analyst_customers(name, read, warehouse):
     if name == "duckdb":
         with duckdb.connect(str(warehouse), read_only=True) as con:
             return [c[0] for c in con.execute("DESCRIBE analyst__customers").fetchall()], con.execute(query).fetchall()
+    if name == "spark":
+        columns = [(r[0],) for r in read("DESCRIBE shop.analyst__customers") if r[0] and not r[0].startswith("#")]
+        return [c[0] for c in columns], read(query.replace("FROM analyst__", "FROM shop.analyst__"))
     columns = read("SELECT column_name FROM information_schema.columns WHERE table_name = 'analyst__customers' "
                    "ORDER BY ordinal_position")
     return [c[0] for c in columns], read(query.replace("FROM analyst__", "FROM shop.analyst__"))
@@ -71,14 +96,44 @@ def test_throwaway_project_end_to_end(tmp_path, engine):
     if name == "postgres":                                   # the keyed masks read the key on the server
         installed = run("veil", ["keys", "install"], project, env)
         assert installed.returncode == 0, installed.stderr
-    build = run("dbt", ["build"], project, env)
-    assert build.returncode == 0, build.stdout[-3000:]
-    assert "veil_no_raw_values_analyst__customers" in build.stdout
+    if name == "spark":
+        passed = _build_on_spark(project, env)
+    else:
+        build = run("dbt", ["build"], project, env)
+        assert build.returncode == 0, build.stdout[-3000:]
+        passed = build.stdout
+    assert "veil_no_raw_values_analyst__customers" in passed
 
     columns, got = _analyst_customers(name, read, warehouse)
     assert columns == ["customer_id", "email", "country"]      # phone is unclassified: dropped
     assert [r[0] for r in got] == [1, 3]     # 2 asked for erasure, 4 opted out of analytics
     assert all(r[1].startswith("user_") and r[1].endswith("@shop.example") for r in got)
+
+
+def _build_on_spark(project, env) -> str:
+    """`dbt build` in this process on the shared session; the names of the nodes that passed."""
+    import os
+
+    from veil.dbt_spark import run_dbt
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)   # dbt reads os.environ (env_var, DBT_PROFILES_DIR)
+    try:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        ansi = spark.conf.get("spark.sql.ansi.enabled")   # dbt-spark turns ANSI off on its session
+        result = run_dbt(["build"], project_dir=project, env=env, session=spark)
+        spark.conf.set("spark.sql.ansi.enabled", ansi)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    failed = [f"{r.node.name}: {r.status} {r.message}" for r in result.result or [] if r.status not in ("success", "pass")]
+    assert result.success and not failed, result.exception or failed
+    return "\n".join(r.node.name for r in result.result)
 
 
 def test_init_outside_a_dbt_project_exits_2(tmp_path):
