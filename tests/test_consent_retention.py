@@ -1,9 +1,10 @@
-"""Consent and retention semantics, proven on hand-made tables, on DuckDB and on PostgreSQL.
+"""Consent and retention semantics, proven on hand-made tables, on DuckDB, PostgreSQL and Spark.
 
 The generated models are rendered to plain SQL (veil.compile.offline, with the
 engine's `adapter.dispatch` bodies) and run on each engine (the `engine`
 fixture; PostgreSQL is a database of the `pg_server` cluster with the
-fixture's tables copied in): latest decision wins, a tie denies, a parent's
+fixture's tables copied in; Spark is a database of the shared test session with the
+tables copied in as parquet, each build in a database of its own): latest decision wins, a tie denies, a parent's
 decision covers its children and a child's overrides it, opt-in vs opt-out,
 table vs column retention, and the `veil_as_of` clock.
 """
@@ -41,23 +42,63 @@ class PostgresModels:
         return cur
 
 
+class SparkModels:
+    """The models of one build in a database of their own on the shared session; `execute` as DuckDB's.
+
+    Sources resolve to the fixture's data database, refs and bare names to the build's.
+    """
+
+    def __init__(self, spark, raw_database: str):
+        self.spark, self.raw = spark, raw_database
+        self.database = f"veil_cr_build_{uuid.uuid4().hex[:8]}"
+        spark.sql(f"CREATE DATABASE {self.database}")
+
+    def relation_name(self, relation) -> str:
+        return f"{self.raw}.{relation.args[-1]}" if relation.kind == "source" else f"{self.database}.{relation.args[-1]}"
+
+    def execute(self, sql: str):
+        import re
+
+        sql = re.sub(r"(CREATE TABLE |FROM |JOIN )(?!\(|veil_cr_)([a-z_]+__[a-z_]+|veil_consent_current)\b",
+                     lambda m: f"{m.group(1)}{self.database}.{m.group(2)}", sql)
+        rows = [tuple(r) for r in self.spark.sql(sql).collect()]
+        return _Rows(rows)
+
+
+class _Rows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+
 def build(project_dir, as_of="2026-11-01", engine=("duckdb", None)):
-    """Every generated model built on `engine` (its name, and for postgres the (server, database) of the data)."""
+    """Every generated model built on `engine` (its name, and for postgres the (server, database) of the data,
+    for spark the (session, database) of the data)."""
     dialect, data = engine
     plan = plan_project(load_policies(project_dir))
     files = render_project(plan)
     macros = {k: v for k, v in files.items() if k.startswith("macros/")}
+    names = {}
     if dialect == "duckdb":
         con = duckdb.connect()
         con.execute(FIXTURE["data"])
+    elif dialect == "spark":
+        con = SparkModels(*data)
+        names = {"relation_name": con.relation_name}
     else:
         con = PostgresModels(*data)
     variables = {"veil_as_of": as_of}
     con.execute("CREATE TABLE veil_consent_current AS "
-                + render_offline(files["models/veil/veil_consent_current.sql"], macros, dialect, variables=variables))
+                + render_offline(files["models/veil/veil_consent_current.sql"], macros, dialect, variables=variables,
+                                 **names))
     for model in plan.models:
         sql = render_offline(files[f"models/veil/{model.audience}/{model.name}.sql"], macros, dialect,
-                             variables=variables)
+                             variables=variables, **names)
         con.execute(f"CREATE TABLE {model.name} AS {sql}")
     return con
 
@@ -74,9 +115,35 @@ def postgres_data(request):
     drop_database(pg_server, dbname)
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module")
+def spark_data(request):
+    """A database of the shared Spark session holding the fixture's tables (built in DuckDB, copied as parquet)."""
+    spark = request.getfixturevalue("spark")
+    database = f"veil_cr_raw_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE DATABASE {database}")
+    with duckdb.connect() as con:
+        con.execute(FIXTURE["data"])
+        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'raw'").fetchall()]
+        for table in tables:
+            schema = ", ".join(f"{c} {_SPARK_TYPES[t]}" for c, t in con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'raw' "
+                f"AND table_name = '{table}' ORDER BY ordinal_position").fetchall())
+            rows = con.execute(f"SELECT * FROM raw.{table}").fetchall()
+            spark.createDataFrame(rows, schema).write.format("parquet").saveAsTable(f"{database}.{table}")
+    yield spark, database
+    spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
+
+
+_SPARK_TYPES = {"BIGINT": "BIGINT", "INTEGER": "INT", "VARCHAR": "STRING", "BOOLEAN": "BOOLEAN",
+                "TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "DOUBLE": "DOUBLE"}
+_DATA = {"postgres": "postgres_data", "spark": "spark_data"}
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request):
-    return request.param, request.getfixturevalue("postgres_data") if request.param == "postgres" else None
+    return request.param, request.getfixturevalue(_DATA[request.param]) if request.param in _DATA else None
 
 
 @pytest.fixture()
