@@ -112,28 +112,13 @@ def test_throwaway_project_end_to_end(tmp_path, engine):
 
 def _build_on_spark(project, env) -> str:
     """`dbt build` in this process on the shared session; the names of the nodes that passed."""
-    import os
+    from pyspark.sql import SparkSession
+    from spark_dbt import dbt_on_spark, outcomes
 
-    from veil.dbt_spark import run_dbt
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)   # dbt reads os.environ (env_var, DBT_PROFILES_DIR)
-    try:
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.getActiveSession()
-        ansi = spark.conf.get("spark.sql.ansi.enabled")   # dbt-spark turns ANSI off on its session
-        result = run_dbt(["build"], project_dir=project, env=env, session=spark)
-        spark.conf.set("spark.sql.ansi.enabled", ansi)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    failed = [f"{r.node.name}: {r.status} {r.message}" for r in result.result or [] if r.status not in ("success", "pass")]
+    result = dbt_on_spark(["build"], project, env, SparkSession.getActiveSession())
+    failed = {name: status for name, status in outcomes(result).items() if status not in ("success", "pass")}
     assert result.success and not failed, result.exception or failed
-    return "\n".join(r.node.name for r in result.result)
+    return "\n".join(outcomes(result))
 
 
 def test_init_outside_a_dbt_project_exits_2(tmp_path):

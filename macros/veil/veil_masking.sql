@@ -130,8 +130,8 @@ CASE WHEN REGEXP_REPLACE(CAST({{ column }} AS VARCHAR), '^[[:space:]]+|[[:space:
 veil.{{ sql }}
 {%- endmacro %}
 {% macro spark__veil_reversible(strategy, sql) -%}
-{% if strategy in ['encrypt', 'fpe'] %}{{ sql }}{% else %}{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on spark: the reversible strategies run on DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, veil dbt); build this model there or choose another strategy') }}{% endif %}
+{% if strategy in ['encrypt', 'fpe'] %}{{ sql | replace(' AS TEXT)', ' AS STRING)') }}{% else %}{% if execute %}{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on spark: the reversible strategies run on DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, veil dbt); build this model there or choose another strategy') }}{% endif %}{% endif %}
 {%- endmacro %}
 {% macro default__veil_reversible(strategy, sql) -%}
-{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on this adapter: the reversible strategies run on DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, veil dbt); build this model there or choose another strategy') }}
+{% if execute %}{{ exceptions.raise_compiler_error('veil: strategy ' ~ strategy ~ ' is not available on this adapter: the reversible strategies run on DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, veil dbt); build this model there or choose another strategy') }}{% endif %}
 {%- endmacro %}

@@ -66,6 +66,7 @@ def render_offline(model_sql: str, macro_files: Mapping[str, str], dialect: str 
         source=lambda *args: relation_name(Relation("source", args)),
         ref=lambda *args: relation_name(Relation("ref", args)),
         config=lambda **_: "",
+        execute=True,   # as dbt when it runs a model (at parse time dbt sets it false)
         var=lambda name, default=None: variables.get(name, default),
         exceptions=SimpleNamespace(raise_compiler_error=_raise_compiler_error),
         modules=SimpleNamespace(re=re),

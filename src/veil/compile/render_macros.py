@@ -80,7 +80,8 @@ def _reversible_macro() -> str:
         message = (f"' ~ strategy ~ ' is not available on {target}: the reversible strategies run on "
                    "DuckDB (the dbt-duckdb plugin), PostgreSQL (veil keys install) and Spark (fpe and encrypt, "
                    "veil dbt); build this model there or choose another strategy")
-        return f"{{{{ exceptions.raise_compiler_error('veil: strategy {message}') }}}}"
+        # only when dbt executes the model: at parse time (execute false) the other models must still parse
+        return f"{{% if execute %}}{{{{ exceptions.raise_compiler_error('veil: strategy {message}') }}}}{{% endif %}}"
 
     def body(target: str) -> str:
         runs = [name for name in reversible if STRATEGIES[name].supports(target)]

@@ -49,7 +49,20 @@ NO_SHARED_VAULT = ("its token vault is one file that Spark's Python workers cann
 
 
 def reversible_call(call_sql: str, target: str) -> str:
-    """The SQL of a reversible function call (DuckDB's spelling) as `target` spells it."""
+    """The SQL of a reversible function call (DuckDB's spelling) as `target` spells it.
+
+    Spark has no TEXT type: the casts DuckDB's call writes become STRING (on a
+    dbt call, `{{ sql }}`, a Jinja filter does it when the model runs).
+
+    >>> reversible_call("VEIL_MASK_ENCRYPT(CAST(ssn AS TEXT), 'users.ssn')", "spark")
+    "VEIL_MASK_ENCRYPT(CAST(ssn AS STRING), 'users.ssn')"
+    >>> reversible_call("{{ sql }}", "spark")
+    "{{ sql | replace(' AS TEXT)', ' AS STRING)') }}"
+    """
+    if target == "spark":
+        if call_sql == "{{ sql }}":
+            return "{{ sql | replace(' AS TEXT)', ' AS STRING)') }}"
+        return call_sql.replace(" AS TEXT)", " AS STRING)")
     schema = CALL_SCHEMA[target]
     return call_sql if schema is None else f"{schema}.{call_sql}"
 
