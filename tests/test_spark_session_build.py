@@ -89,3 +89,36 @@ def test_spark_connect_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("SPARK_REMOTE", "sc://localhost")
     with pytest.raises(UsageError, match="Spark Connect"):
         run_dbt(["build", "--profiles-dir", str(tmp_path)], project_dir=tmp_path)
+
+
+@pytest.mark.spark
+def test_veil_dbt_builds_on_spark_in_its_own_process_and_returns_dbts_exit_code(tmp_path):
+    """`veil dbt build` starts its own session (a second JVM, its own metastore), registers the functions, builds;
+    a failing data test makes it exit 1, as dbt would."""
+    import subprocess
+
+    from dbt_runner import BIN
+
+    root = tmp_path / "project"
+    root.mkdir()
+    write_project(root, "veil_cli")
+    (root / "models" / "env_probe.sql").unlink()
+    (root / "tests").mkdir()
+    (root / "tests" / "no_user_4.sql").write_text("select * from {{ ref('masked_users') }} where id = 4\n")   # fails
+    settings = {"spark.ui.enabled": "false", "spark.master": "local[1]",
+                "spark.sql.warehouse.dir": str(tmp_path / "warehouse"),
+                "spark.driver.extraJavaOptions": f"-Dderby.system.home={tmp_path / 'derby'}"}
+    profile = (root / "profiles.yml").read_text().replace(
+        "threads: 1}", "threads: 1, server_side_parameters: {" + ", ".join(f'"{k}": "{v}"' for k, v in
+                                                                           settings.items()) + "}}", 1)
+    (root / "profiles.yml").write_text(profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VEIL_", "DBT_", "SPARK_"))}
+    env.update(VEIL_KEY=TEST_KEY_HEX, DBT_PROFILES_DIR=str(root), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    result = subprocess.run([str(BIN / "veil"), "dbt", "build", "--project-dir", str(root)], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-4000:]
+    assert "OK created sql table model veil_cli.masked_users" in output and "FAIL 1 no_user_4" in output
+    assert "Traceback" not in result.stderr
+    masked = [p for p in (tmp_path / "warehouse").rglob("*.parquet") if "masked_users" in str(p)]
+    assert masked and not any(TEST_KEY_HEX.encode() in p.read_bytes() for p in masked)

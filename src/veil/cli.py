@@ -712,3 +712,43 @@ def keys_install_command(grants: tuple[str, ...], target_name: str | None, proje
     done = install_project_keys(Project.load(project_dir, env=env), grants)
     click.echo(f"installed veil's keys on {done.location} as {done.user}; EXECUTE granted to "
                f"{', '.join(done.grantees)}")
+
+
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def dbt_command(dbt_args: tuple[str, ...]) -> None:
+    """Run dbt in this process with veil's keyed functions where the target's SQL runs.
+
+    \b
+    On a Spark target (dbt-spark `method: session`) veil starts the session,
+    registers its functions on it (the key stays in this process and its Python
+    workers) and runs dbt on it; `dbt` alone cannot. On DuckDB (the plugin) and
+    PostgreSQL (`veil keys install`) it is plain dbt. Every argument is dbt's;
+    the exit code is dbt's (0 success, 1 a failing node, 2 an error).
+    Example:
+      veil dbt build --target spark --project-dir .
+    """
+    import os
+
+    from veil.dbt_spark import _option, run_dbt
+    from veil.project import Project
+
+    args = list(dbt_args)
+    if not args or args[0] in ("-h", "--help"):
+        click.echo(click.get_current_context().get_help())
+        return
+    env = dict(os.environ)
+    if _option(args, "--target", "-t"):
+        env["DBT_TARGET"] = _option(args, "--target", "-t")
+    if _option(args, "--profiles-dir"):
+        env["DBT_PROFILES_DIR"] = str(Path(_option(args, "--profiles-dir")).resolve())
+    project_dir = _option(args, "--project-dir") or "."
+    if Project.load(project_dir, env).adapter == "spark":
+        result = run_dbt(args, project_dir=project_dir)
+    else:
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(args)
+    sys.exit(0 if result.success else 2 if result.exception is not None else 1)
