@@ -1,7 +1,7 @@
 """dbt in this process on the shared test session (`veil.dbt_spark.run_dbt`), with a project's environment.
 
 dbt reads `os.environ` (`env_var`, `DBT_PROFILES_DIR`), so `env` is put there for
-the run and taken back afterwards; dbt-spark turns ANSI mode off on the session
+the run, in place of the shell's VEIL_* and DBT_* variables, and taken back afterwards; dbt-spark turns ANSI mode off on the session
 it uses, which is put back too (other tests share the session).
 """
 
@@ -15,7 +15,10 @@ def dbt_on_spark(args: Sequence[str], project, env: Mapping[str, str], spark):
     """The dbtRunnerResult of `dbt <args>` on `spark`."""
     from veil.dbt_spark import run_dbt
 
-    saved = {k: os.environ.get(k) for k in env}
+    # the project's own veil/dbt settings only: not the shell's (`make test` exports VEIL_KEYRING)
+    saved = {k: os.environ.get(k) for k in {*env, *(k for k in os.environ if k.startswith(("VEIL_", "DBT_")))}}
+    for key in saved:
+        os.environ.pop(key, None)
     os.environ.update(env)
     ansi = spark.conf.get("spark.sql.ansi.enabled")
     try:
